@@ -1,0 +1,147 @@
+"""The array backend: NumPy (CPU) or CuPy (GPU), chosen once, used everywhere.
+
+Two rules keep one code path for both:
+
+* Functions that *receive* arrays take their module from the arrays:
+  ``xp = get_array_module(x)`` (the CuPy/Chainer idiom). They never ask the backend.
+* Only code that *creates* new arrays (initialisers, noise, data loading) asks the
+  backend: ``xp = get_backend()`` and a seeded generator from ``default_rng()``.
+
+The backend is chosen by :func:`set_backend` or by the environment variable
+``TINYGAN_BACKEND`` (``numpy`` or ``cupy``) read at first use; the default is NumPy.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy
+
+BACKENDS = ("numpy", "cupy")
+DEFAULT_DTYPE = numpy.float32
+
+_state = {"name": None, "xp": None, "rng": None}
+
+_CUPY_INSTALL_HINT = (
+    "install the CuPy wheel that matches your CUDA toolkit, for example "
+    "`pip install tinygan[cuda13]` (cupy-cuda13x) or `pip install tinygan[cuda12]` "
+    "(cupy-cuda12x)"
+)
+
+
+def _import_cupy():
+    """Import CuPy and check that a CUDA device is usable; clear error otherwise."""
+    try:
+        import cupy
+    except ImportError as err:  # no wheel installed
+        raise RuntimeError(
+            f"tinygan backend 'cupy' was requested but CuPy cannot be imported ({err}); "
+            + _CUPY_INSTALL_HINT
+        ) from err
+    try:
+        n_devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # driver missing, CUDA mismatch, ...
+        raise RuntimeError(
+            f"tinygan backend 'cupy' was requested but CUDA is not usable ({err}); "
+            "check the NVIDIA driver, or " + _CUPY_INSTALL_HINT
+        ) from err
+    if n_devices < 1:
+        raise RuntimeError(
+            "tinygan backend 'cupy' was requested but no CUDA device is present; "
+            "use set_backend('numpy') or TINYGAN_BACKEND=numpy on this machine"
+        )
+    return cupy
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and a CUDA device is present (used to skip GPU tests)."""
+    try:
+        _import_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
+def set_backend(name: str, seed: int | None = 0):
+    """Select ``"numpy"`` or ``"cupy"`` for array creation; returns the array module.
+
+    Also re-seeds the backend's default generator (``seed=None`` for entropy).
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
+    xp = numpy if name == "numpy" else _import_cupy()
+    _state.update(name=name, xp=xp, rng=xp.random.default_rng(seed))
+    return xp
+
+
+def _ensure():
+    if _state["xp"] is None:
+        set_backend(os.environ.get("TINYGAN_BACKEND", "numpy").strip().lower() or "numpy")
+
+
+def get_backend():
+    """The array module (``numpy`` or ``cupy``) used to create new arrays."""
+    _ensure()
+    return _state["xp"]
+
+
+def backend_name() -> str:
+    """``"numpy"`` or ``"cupy"``."""
+    _ensure()
+    return _state["name"]
+
+
+def default_rng():
+    """The backend's seeded generator, used by initialisers when none is passed."""
+    _ensure()
+    return _state["rng"]
+
+
+def manual_seed(seed: int):
+    """Re-seed the backend's default generator (initialisers, noise without own rng)."""
+    _ensure()
+    _state["rng"] = _state["xp"].random.default_rng(seed)
+    return _state["rng"]
+
+
+def make_rng(seed: int | None = None):
+    """A fresh generator of the current backend (``numpy``/``cupy`` ``default_rng``)."""
+    return get_backend().random.default_rng(seed)
+
+
+def get_array_module(*arrays):
+    """The module (numpy or cupy) that owns ``arrays``: ``xp = get_array_module(x)``.
+
+    Returns numpy when CuPy is not installed, so CPU-only machines never import it.
+    """
+    if _state["name"] == "cupy" or "cupy" in _loaded_modules():
+        import cupy
+
+        return cupy.get_array_module(*arrays)
+    return numpy
+
+
+def _loaded_modules():
+    import sys
+
+    return sys.modules
+
+
+def to_numpy(a):
+    """A host NumPy copy (or the array itself when it already lives on the host)."""
+    if isinstance(a, numpy.ndarray) or numpy.isscalar(a):
+        return numpy.asarray(a)
+    get = getattr(a, "get", None)
+    if get is not None:  # cupy.ndarray
+        return get()
+    return numpy.asarray(a)
+
+
+def asarray(a, dtype=None):
+    """``a`` as an array of the current backend (host -> device copy when on CuPy)."""
+    return get_backend().asarray(a, dtype=dtype)
+
+
+def check_float_dtype(dtype, where: str):
+    """Raise a clear TypeError unless ``dtype`` is float32 or float64."""
+    if numpy.dtype(dtype) not in (numpy.float32, numpy.float64):
+        raise TypeError(f"{where}: expected a float32 or float64 array, got dtype {numpy.dtype(dtype)}")

@@ -1,0 +1,142 @@
+"""Elementwise activations y = phi(a). Derivations: docs/derivations.md, "Activations".
+
+Every activation supplies phi, phi' and phi'' (all shapes equal to a's, any shape):
+
+    forward        y      = phi(a)
+    backward       da     = dy * phi'(a)
+    jvp            y_dot  = phi'(a) * a_dot
+    jvp_backward   da     = dy * phi'(a) + dy_dot * phi''(a) * a_dot
+                   da_dot = dy_dot * phi'(a)
+
+The phi'' term is what the gradient penalty needs and what ReLU hides: it is zero for
+ReLU/LeakyReLU and non-zero for Tanh, Sigmoid and Softplus.
+
+Subclasses write ``_phi(a)``, ``_dphi()`` and ``_d2phi()``; the last two read the
+cache of the last forward (``self.a`` and ``self.y``), so they are free to use
+whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say).
+"""
+from __future__ import annotations
+
+from .base import Layer
+from .functional import sigmoid, softplus
+from ..backend import get_array_module
+
+
+class Activation(Layer):
+    """Shared forward/backward/jvp for y = phi(a)."""
+
+    def _phi(self, a):
+        raise NotImplementedError
+
+    def _dphi(self):
+        raise NotImplementedError
+
+    def _d2phi(self):
+        raise NotImplementedError
+
+    def forward(self, a):
+        self.a = a
+        self.y = self._phi(a)
+        return self.y
+
+    __call__ = forward
+
+    def backward(self, dy, param_grads: bool = True):
+        return dy * self._dphi()
+
+    def jvp(self, a_dot):
+        self.a_dot = a_dot
+        return self._dphi() * a_dot
+
+    def jvp_backward(self, dy, dy_dot):
+        dphi = self._dphi()
+        da = dy * dphi + dy_dot * self._d2phi() * self.a_dot
+        return da, dy_dot * dphi
+
+
+class ReLU(Activation):
+    """phi(a) = max(a, 0);  phi'(a) = [a > 0];  phi''(a) = 0 (a.e.)."""
+
+    def _phi(self, a):
+        return get_array_module(a).maximum(a, 0)
+
+    def _dphi(self):
+        return (self.a > 0).astype(self.a.dtype)
+
+    def _d2phi(self):
+        return get_array_module(self.a).zeros_like(self.a)
+
+    def jvp_backward(self, dy, dy_dot):
+        dphi = self._dphi()  # phi'' = 0: skip the zero term
+        return dy * dphi, dy_dot * dphi
+
+
+class LeakyReLU(Activation):
+    """phi(a) = a if a > 0 else alpha a;  phi'(a) = 1 or alpha;  phi''(a) = 0 (a.e.).
+
+    DCGAN's discriminator uses alpha = 0.2 (Radford et al. 2016, sec. 3).
+    """
+
+    def __init__(self, alpha: float = 0.2):
+        super().__init__()
+        if not 0 <= alpha < 1:
+            raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha}")
+        self.alpha = alpha
+
+    def _phi(self, a):
+        return get_array_module(a).where(a > 0, a, self.alpha * a)
+
+    def _dphi(self):
+        xp = get_array_module(self.a)
+        one = xp.ones((), dtype=self.a.dtype)
+        return xp.where(self.a > 0, one, one * self.alpha)
+
+    def _d2phi(self):
+        return get_array_module(self.a).zeros_like(self.a)
+
+    def jvp_backward(self, dy, dy_dot):
+        dphi = self._dphi()
+        return dy * dphi, dy_dot * dphi
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Tanh(Activation):
+    """phi(a) = tanh a;  phi' = 1 - y^2;  phi'' = -2 y (1 - y^2)."""
+
+    def _phi(self, a):
+        return get_array_module(a).tanh(a)
+
+    def _dphi(self):
+        return 1 - self.y * self.y
+
+    def _d2phi(self):
+        return -2 * self.y * (1 - self.y * self.y)
+
+
+class Sigmoid(Activation):
+    """phi(a) = sigma(a);  phi' = y (1 - y);  phi'' = y (1 - y)(1 - 2y)."""
+
+    def _phi(self, a):
+        return sigmoid(a)
+
+    def _dphi(self):
+        return self.y * (1 - self.y)
+
+    def _d2phi(self):
+        return self.y * (1 - self.y) * (1 - 2 * self.y)
+
+
+class Softplus(Activation):
+    """phi(a) = log(1 + e^a);  phi' = sigma(a);  phi'' = sigma(a)(1 - sigma(a))."""
+
+    def _phi(self, a):
+        return softplus(a)
+
+    def _dphi(self):
+        return sigmoid(self.a)
+
+    def _d2phi(self):
+        s = sigmoid(self.a)
+        return s * (1 - s)

@@ -1,0 +1,238 @@
+"""The layer protocol and the Sequential container.
+
+Every layer owns two dicts with the same keys: ``params`` (trainable arrays) and
+``grads`` (their gradients, same shapes and dtypes, allocated once so optimisers can
+bind to them and update in place).
+
+First order (every layer)::
+
+    y  = layer.forward(x)                  # caches what backward needs
+    dx = layer.backward(dy)                # returns dL/dx; ADDS dL/dparam into grads
+    dx = layer.backward(dy, param_grads=False)   # dL/dx only, grads untouched
+
+Second order (layers that can sit in a gradient-penalty critic), used by
+:mod:`tinygan.lipschitz` for the WGAN-GP double backprop (reverse-over-forward; see
+docs/derivations.md, "The gradient penalty by double backprop")::
+
+    y_dot          = layer.jvp(x_dot)              # tangent: y_dot = J(x) x_dot, at the
+                                                   # point of the last forward; caches x_dot
+    dx, dx_dot     = layer.jvp_backward(dy, dy_dot)  # reverse pass through the pair
+                                                   # (y, y_dot); ADDS the parameter gradient
+                                                   # of the scalar into grads
+
+The cache lives on the layer, so each ``backward`` follows its own ``forward``.
+No method modifies ``dy`` in place.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..backend import get_array_module
+
+
+class Layer:
+    """Base class: parameter bookkeeping, train/eval mode, dtype conversion."""
+
+    #: False for layers that mix samples (BatchNorm): they cannot take part in a
+    #: per-sample gradient penalty.
+    supports_jvp = True
+
+    def __init__(self):
+        self.params: "OrderedDict[str, object]" = OrderedDict()
+        self.grads: "OrderedDict[str, object]" = OrderedDict()
+        self.training = True
+
+    # -- the protocol -------------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dy, param_grads: bool = True):
+        raise NotImplementedError
+
+    def jvp(self, x_dot):
+        raise NotImplementedError(
+            f"{type(self).__name__} has no forward-mode tangent (jvp); it cannot be part of "
+            "a critic whose gradient penalty is taken by double backprop"
+        )
+
+    def jvp_backward(self, dy, dy_dot):
+        raise NotImplementedError(
+            f"{type(self).__name__} has no jvp_backward; it cannot be part of a critic "
+            "whose gradient penalty is taken by double backprop"
+        )
+
+    __call__ = forward
+
+    # -- parameters ---------------------------------------------------------------
+    def add_param(self, name: str, value):
+        """Register a trainable array and its zero-initialised gradient."""
+        xp = get_array_module(value)
+        self.params[name] = value
+        self.grads[name] = xp.zeros_like(value)
+        return value
+
+    def parameters(self):
+        """``[(param, grad), ...]`` in a stable order (registration order)."""
+        return [(self.params[k], self.grads[k]) for k in self.params]
+
+    def named_parameters(self, prefix: str = ""):
+        return [(prefix + k, self.params[k], self.grads[k]) for k in self.params]
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            g[...] = 0
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    def astype(self, dtype):
+        """Convert parameters, gradients and buffers to ``dtype`` (e.g. float64 for
+        gradient checks). Returns self. Optimisers must be built after this call."""
+        for k in list(self.params):
+            self.params[k] = self.params[k].astype(dtype)
+            self.grads[k] = self.grads[k].astype(dtype)
+        for name in self.buffer_names():
+            setattr(self, name, getattr(self, name).astype(dtype))
+        return self
+
+    def buffer_names(self):
+        """Names of non-trainable state arrays saved in checkpoints (BatchNorm stats)."""
+        return ()
+
+    def state_dict(self, prefix: str = ""):
+        """Parameters and buffers by name (arrays, not copies)."""
+        state = {prefix + k: v for k, v in self.params.items()}
+        state.update({prefix + b: getattr(self, b) for b in self.buffer_names()})
+        return state
+
+    def load_state_dict(self, state, prefix: str = ""):
+        """Copy arrays from ``state`` into this layer in place; shapes must match."""
+        for k, p in self.params.items():
+            _copy_into(p, state, prefix + k)
+        for b in self.buffer_names():
+            _copy_into(getattr(self, b), state, prefix + b)
+
+    def _check_dtype(self, x, ref, what="input"):
+        if x.dtype != ref.dtype:
+            raise TypeError(
+                f"{type(self).__name__}: {what} dtype {x.dtype} does not match the layer's "
+                f"parameter dtype {ref.dtype}; convert one of them (model.astype(...)) so "
+                "that no silent float64 promotion happens"
+            )
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _copy_into(dst, state, key):
+    if key not in state:
+        raise KeyError(f"state is missing {key!r}")
+    src = state[key]
+    if tuple(src.shape) != tuple(dst.shape):
+        raise ValueError(f"{key}: expected shape {tuple(dst.shape)}, got {tuple(src.shape)}")
+    xp = get_array_module(dst)
+    dst[...] = xp.asarray(src, dtype=dst.dtype)
+
+
+class Sequential(Layer):
+    """``Sequential(l1, l2, ...)``: y = l_n(... l_2(l_1(x))).
+
+    forward:       h_0 = x, h_i = l_i(h_{i-1})
+    backward:      dh_{i-1} = l_i.backward(dh_i), from the last layer to the first
+    jvp:           hdot_i = l_i.jvp(hdot_{i-1})
+    jvp_backward:  (dh_{i-1}, dhdot_{i-1}) = l_i.jvp_backward(dh_i, dhdot_i), reversed
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
+        self.layers = list(layers)
+
+    @property
+    def supports_jvp(self):
+        return all(layer.supports_jvp for layer in self.layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dy, param_grads: bool = True):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy, param_grads=param_grads)
+        return dy
+
+    def jvp(self, x_dot):
+        for layer in self.layers:
+            x_dot = layer.jvp(x_dot)
+        return x_dot
+
+    def jvp_backward(self, dy, dy_dot):
+        for layer in reversed(self.layers):
+            dy, dy_dot = layer.jvp_backward(dy, dy_dot)
+        return dy, dy_dot
+
+    def parameters(self):
+        return [pair for layer in self.layers for pair in layer.parameters()]
+
+    def named_parameters(self, prefix: str = ""):
+        return [
+            item
+            for i, layer in enumerate(self.layers)
+            for item in layer.named_parameters(f"{prefix}{i}.")
+        ]
+
+    def zero_grad(self):
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def train(self):
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    def astype(self, dtype):
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def state_dict(self, prefix: str = ""):
+        state = {}
+        for i, layer in enumerate(self.layers):
+            state.update(layer.state_dict(f"{prefix}{i}."))
+        return state
+
+    def load_state_dict(self, state, prefix: str = ""):
+        for i, layer in enumerate(self.layers):
+            layer.load_state_dict(state, f"{prefix}{i}.")
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"

@@ -1,0 +1,26 @@
+"""Numerically stable elementwise functions shared by layers and losses.
+
+All take the module from their argument, keep its dtype and never overflow:
+exp is only ever taken of -|s| <= 0.
+"""
+from __future__ import annotations
+
+from ..backend import get_array_module
+
+
+def sigmoid(s):
+    """sigma(s) = 1 / (1 + e^{-s}), evaluated as e^{-|s|}-based branches (no overflow)."""
+    xp = get_array_module(s)
+    e = xp.exp(-xp.abs(s))          # in (0, 1]
+    return xp.where(s >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def softplus(s):
+    """log(1 + e^s) = max(s, 0) + log1p(e^{-|s|})."""
+    xp = get_array_module(s)
+    return xp.maximum(s, 0) + xp.log1p(xp.exp(-xp.abs(s)))
+
+
+def log_sigmoid(s):
+    """log sigma(s) = -softplus(-s)."""
+    return -softplus(-s)

@@ -1,0 +1,58 @@
+"""Linear (fully connected) layer. Derivation: docs/derivations.md, "Linear".
+
+Shapes: x (m, n_in), W (n_in, n_out), b (n_out,), y (m, n_out).
+"""
+from __future__ import annotations
+
+from ..backend import DEFAULT_DTYPE
+from .affine import AffineLayer
+from .init import init_weight, zeros
+
+
+class Linear(AffineLayer):
+    """y = x W + b.
+
+    Gradients, for a loss L with upstream dy = dL/dy of shape (m, n_out):
+
+        dL/dW = x^T dy              (n_in, n_out)
+        dL/db = sum_i dy_i          (n_out,)
+        dL/dx = dy W^T              (m, n_in)
+
+    Tangent (second order): y_dot = x_dot W, and the reverse pass through (y, y_dot)
+    adds x^T dy + x_dot^T dy_dot to dL/dW (see AffineLayer).
+    """
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str = "he",
+                 std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"Linear: n_in and n_out must be positive, got {n_in}, {n_out}")
+        self.n_in, self.n_out = n_in, n_out
+        self.add_param("W", init_weight((n_in, n_out), n_in, n_out, init, std, rng, dtype))
+        if bias:
+            self.add_param("b", zeros((n_out,), dtype))
+
+    def _check_input(self, x):
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(
+                f"Linear({self.n_in}, {self.n_out}): expected input of shape (m, {self.n_in}), "
+                f"got {tuple(x.shape)}"
+            )
+        super()._check_input(x)
+
+    def _apply(self, x):
+        return x @ self.params["W"]
+
+    def _add_bias(self, y):
+        if "b" in self.params:
+            y += self.params["b"]  # y is a fresh matmul result: in place is safe
+        return y
+
+    def _input_grad(self, dy):
+        return dy @ self.params["W"].T
+
+    def _weight_grad(self, x, dy):
+        return x.T @ dy
+
+    def extra_repr(self):
+        return f"{self.n_in}, {self.n_out}, bias={'b' in self.params}"
