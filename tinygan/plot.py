@@ -1,0 +1,247 @@
+"""Pictures of training: sample grids, loss curves, 2-D scatter progressions.
+
+Plotting happens outside the training step, so every function first takes a host copy
+of its arrays (:func:`tinygan.backend.to_numpy`) and works with NumPy from there on.
+
+matplotlib is used through ``matplotlib.figure.Figure`` and the Agg canvas directly,
+never through ``pyplot``: no global backend is selected or changed, so a user with an
+interactive backend (or a notebook) keeps it, and no figure is left open in pyplot's
+registry. Every PNG is written atomically (a temporary file in the same folder, then
+``os.replace``), so a crash or an interrupt never leaves a half-written picture, and a
+viewer that reloads ``losses.png`` while training runs never sees a torn file.
+"""
+from __future__ import annotations
+
+import math
+import os
+import uuid
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .backend import to_numpy
+
+__all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_progression",
+           "save_scatter_table"]
+
+# Statistics whose name contains one of these go on the "losses" panel of the curves;
+# everything else (D(x), D(G(z)), the Wasserstein estimate, gradient norms) goes on a
+# second panel, because their scales differ from the losses'.
+_LOSS_MARKERS = ("loss", "penalty")
+# History keys that are x coordinates or bookkeeping, never plotted as curves.
+_X_KEYS = ("iteration", "g_step", "d_step", "epoch", "step")
+
+
+# -- writing ----------------------------------------------------------------------
+def _save_png(fig: Figure, path, dpi: float) -> str:
+    """Render ``fig`` with the Agg canvas and write it to ``path`` atomically."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    FigureCanvasAgg(fig)  # attaches the canvas to the figure; no global state
+    # a unique name in the same folder (same file system, so os.replace is atomic);
+    # opened with open() so the file gets the user's umask permissions
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+# -- sample grids -----------------------------------------------------------------
+def _as_images(images) -> np.ndarray:
+    """Host array of shape (N, H, W) from (N, 784), (N, H, W) or (N, 1, H, W)."""
+    a = to_numpy(images)
+    if a.ndim == 2:
+        side = math.isqrt(a.shape[1])
+        if side * side != a.shape[1]:
+            raise ValueError(
+                f"save_sample_grid: flat images must have a square number of features "
+                f"(784 for MNIST), got shape {a.shape}")
+        a = a.reshape(a.shape[0], side, side)
+    elif a.ndim == 4:
+        if a.shape[1] != 1:
+            raise ValueError(
+                f"save_sample_grid: expected one channel (N, 1, H, W), got shape {a.shape}")
+        a = a[:, 0]
+    elif a.ndim != 3:
+        raise ValueError(
+            "save_sample_grid: expected images of shape (N, H*W), (N, H, W) or (N, 1, H, W), "
+            f"got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError("save_sample_grid: no images to plot (N = 0)")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"save_sample_grid: expected float images in [-1, 1], got {a.dtype}")
+    return a
+
+
+def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile N images into one host array with ``nrow`` images per row.
+
+    ``images`` in [-1, 1] (the generator's tanh range) of shape (N, 784), (N, H, W) or
+    (N, 1, H, W); returns grey levels in [0, 1] of shape
+    (rows*(H+p)+p, nrow*(W+p)+p), rows = ceil(N / nrow), p = ``padding``. Empty cells
+    and the padding take ``pad_value``. Built by one reshape/transpose, no loop.
+    """
+    if nrow < 1:
+        raise ValueError(f"make_grid: nrow must be >= 1, got {nrow}")
+    if padding < 0:
+        raise ValueError(f"make_grid: padding must be >= 0, got {padding}")
+    a = _as_images(images)
+    n, h, w = a.shape
+    ncol = min(nrow, n)
+    rows = -(-n // ncol)
+    # [-1, 1] -> [0, 1]; clip so that a slightly out-of-range sample does not rescale the rest
+    a = np.clip((a.astype(np.float32) + 1.0) / 2.0, 0.0, 1.0)
+    cells = np.full((rows * ncol, h + padding, w + padding), pad_value, dtype=np.float32)
+    cells[:n, :h, :w] = a
+    # (rows, ncol, h+p, w+p) -> (rows, h+p, ncol, w+p) -> 2-D, then the top/left border
+    grid = cells.reshape(rows, ncol, h + padding, w + padding).transpose(0, 2, 1, 3)
+    grid = grid.reshape(rows * (h + padding), ncol * (w + padding))
+    return np.pad(grid, ((padding, 0), (padding, 0)), constant_values=pad_value)
+
+
+def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int = 2) -> str:
+    """Write N images in [-1, 1] as a grey grid PNG with ``nrow`` images per row.
+
+    ``images``: (N, 784), (N, H, W) or (N, 1, H, W), NumPy or CuPy (copied to the host).
+    Each image pixel becomes a ``scale`` x ``scale`` block of the PNG (pixel exact, no
+    interpolation), so the file stays small: 100 MNIST digits at scale 2 are 604 x 604.
+    Returns the path written.
+    """
+    if scale < 1:
+        raise ValueError(f"save_sample_grid: scale must be >= 1, got {scale}")
+    grid = make_grid(images, nrow=nrow, padding=padding)
+    grid = np.kron(grid, np.ones((scale, scale), dtype=grid.dtype))  # nearest upscaling
+    dpi = 100.0
+    fig = Figure(figsize=(grid.shape[1] / dpi, grid.shape[0] / dpi), dpi=dpi)
+    fig.figimage(grid, cmap="gray", vmin=0.0, vmax=1.0, origin="upper")
+    return _save_png(fig, path, dpi)
+
+
+# -- loss curves ------------------------------------------------------------------
+def save_loss_curves(history: dict, path, x_key: str = "iteration", title: str | None = None) -> str:
+    """Plot every logged statistic of ``history`` against ``history[x_key]``.
+
+    ``history``: {name: list of floats}, all lists of equal length (one entry per logged
+    step, as :func:`tinygan.loop.fit` records them). The x axis is ``history[x_key]``
+    (iterations, i.e. discriminator/critic updates, by default; pass ``"g_step"`` for
+    generator steps) or the entry index when that key is absent. Losses (names with
+    "loss" or "penalty") share the first panel; the other statistics (D(x), D(G(z)),
+    the Wasserstein estimate, gradient norms) the second, since their scales differ.
+    Non-finite values show as gaps. Returns the path written.
+    """
+    if not isinstance(history, dict):
+        raise TypeError(f"save_loss_curves: expected a dict {{name: list of floats}}, got "
+                        f"{type(history).__name__}")
+    series = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    for k, v in series.items():
+        if v.ndim != 1:
+            raise ValueError(f"save_loss_curves: history[{k!r}] must be a 1-D list, got shape {v.shape}")
+    curves = {k: v for k, v in series.items() if k not in _X_KEYS}
+    lengths = {len(v) for v in curves.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"save_loss_curves: all statistics must have the same length, got "
+                         f"{ {k: len(v) for k, v in curves.items()} }")
+    n = lengths.pop() if lengths else 0
+    if x_key in series and len(series[x_key]) == n:
+        x, xlabel = series[x_key], x_key.replace("_", " ")
+    else:
+        x, xlabel = np.arange(n, dtype=np.float64), "logged step"
+
+    panels = [
+        ("losses", {k: v for k, v in curves.items() if any(m in k for m in _LOSS_MARKERS)}),
+        ("other statistics", {k: v for k, v in curves.items()
+                              if not any(m in k for m in _LOSS_MARKERS)}),
+    ]
+    panels = [(name, group) for name, group in panels if group] or [("losses", {})]
+    fig = Figure(figsize=(7.0, 2.8 * len(panels)), dpi=100)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, group) in zip(axes, panels):
+        for k, v in group.items():
+            ax.plot(x, v, label=k, linewidth=1.0)
+        ax.set_ylabel(name)
+        ax.grid(True, alpha=0.3)
+        if group:
+            ax.legend(loc="best", fontsize="small")
+    axes[-1].set_xlabel(xlabel)
+    if title:
+        axes[0].set_title(title)
+    fig.tight_layout()
+    return _save_png(fig, path, dpi=100)
+
+
+# -- 2-D scatter progressions -----------------------------------------------------
+def _points(a, what: str) -> np.ndarray:
+    p = to_numpy(a)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"{what}: expected points of shape (n, 2), got shape {p.shape}")
+    return p
+
+
+def _limits(real: np.ndarray, margin: float = 0.25):
+    """Square axis limits around the real data, shared by every panel so that panels
+    compare (samples that leave this box are off the picture, which is itself telling)."""
+    lo, hi = real.min(axis=0), real.max(axis=0)
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + margin) + 1e-6
+    return (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
+
+
+def save_scatter_table(rows: dict, real, path, centres=None, point_size: float = 2.0) -> str:
+    """A table of scatter plots: one row per algorithm, one column per snapshot.
+
+    ``rows``: {algorithm name: [(step, samples (n, 2)), ...]} (rows may have different
+    numbers of snapshots). ``real``: (n, 2) points of the data distribution, drawn grey
+    in every panel; samples are drawn coloured on top. ``centres``: optional (K, 2) mode
+    centres marked with crosses (the Gaussian mixtures). Returns the path written.
+    """
+    if not rows or any(len(s) == 0 for s in rows.values()):
+        raise ValueError("save_scatter_table: every row needs at least one (step, samples) snapshot")
+    real = _points(real, "save_scatter_table real")
+    cen = None if centres is None else _points(centres, "save_scatter_table centres")
+    (x0, x1), (y0, y1) = _limits(real if cen is None else np.concatenate([real, cen]))
+    ncol = max(len(s) for s in rows.values())
+    fig = Figure(figsize=(2.2 * ncol, 2.3 * len(rows)), dpi=100)
+    axes = fig.subplots(len(rows), ncol, squeeze=False)
+    colours = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+    for r, (name, snapshots) in enumerate(rows.items()):
+        for c in range(ncol):
+            ax = axes[r, c]
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(snapshots):
+                ax.axis("off")
+                continue
+            step, samples = snapshots[c]
+            samples = _points(samples, f"save_scatter_table {name!r} step {step}")
+            ax.scatter(real[:, 0], real[:, 1], s=point_size, c="0.75", linewidths=0)
+            ax.scatter(samples[:, 0], samples[:, 1], s=point_size,
+                       c=colours[r % len(colours)], linewidths=0)
+            if cen is not None:
+                ax.scatter(cen[:, 0], cen[:, 1], s=18, marker="x", c="k", linewidths=0.8)
+            ax.set_title(f"step {step}", fontsize="small")
+            if c == 0:
+                ax.set_ylabel(name)
+    fig.tight_layout()
+    return _save_png(fig, path, dpi=100)
+
+
+def save_scatter_progression(snapshots, real, path, title: str = "samples",
+                             centres=None, point_size: float = 2.0) -> str:
+    """The mode-collapse picture for one algorithm: one panel per snapshot.
+
+    ``snapshots``: [(step, samples (n, 2)), ...] in training order; ``real``: (n, 2)
+    data points (grey); samples coloured on top; ``centres`` as in
+    :func:`save_scatter_table`. Returns the path written.
+    """
+    return save_scatter_table({title: list(snapshots)}, real, path, centres=centres,
+                              point_size=point_size)
