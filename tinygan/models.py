@@ -1,0 +1,257 @@
+"""Generators and discriminators/critics, all plain ``nn.Sequential`` stacks.
+
+* MLP (Goodfellow et al. 2014, fully connected):  ``mlp_generator``, ``mlp_discriminator``.
+* DCGAN for 28x28 MNIST (Radford et al. 2016):    ``dcgan_generator``, ``dcgan_discriminator``.
+* Gulrajani et al. 2017's MNIST critic (no BatchNorm, so the gradient penalty applies):
+  ``wgangp_conv_critic``.
+
+Conditional models (Mirza & Osindero 2014) are the same stacks with ``n_classes`` extra
+input features (MLP) or input channels (conv): they take the *joined* input
+``join_label(x, y_onehot)``:
+
+    MLP     x (m, d),        y (m, K)  ->  [x, y]                    (m, d + K)
+    images  x (m, C, H, W),  y (m, K)  ->  [x, y_1 1_HW, ..., y_K 1_HW]  (m, C + K, H, W)
+
+(the image case appends K constant label maps as channels, as in Radford et al.'s
+``conv_cond_concat``). A gradient reaching the joined input is cut back to its data part
+with ``split_input_grad(dx, d)``: the label is data, not a parameter, so its gradient
+is dropped.
+
+Initialisation (biases are zero everywhere):
+
+* MLP hidden layers with (Leaky)ReLU: He et al. 2015, N(0, 2 / fan_in) — keeps the
+  activations' scale through depth; tanh layers and the output layers: Glorot uniform.
+* DCGAN: every conv/linear weight N(0, 0.02^2); BatchNorm gamma ~ N(1, 0.02^2), beta 0
+  (Radford et al. 2016, sec. 4; the gamma rule is from the authors' code ``bn_init``).
+"""
+from __future__ import annotations
+
+from . import nn
+from .backend import DEFAULT_DTYPE, default_rng, get_array_module
+
+MLP_ACTIVATIONS = ("leakyrelu", "relu", "tanh")
+DCGAN_STD = 0.02  # Radford et al. 2016, sec. 4: "initialized from a zero-centered Normal
+                  # distribution with standard deviation 0.02"
+
+
+# -- conditioning on a label ----------------------------------------------------------
+
+def join_label(x, y_onehot):
+    """Append the one-hot label to the input: G(z, y) = G([z, y]), D(x, y) = D([x, y]).
+
+    ``x`` (m, d) -> (m, d + K); ``x`` (m, C, H, W) -> (m, C + K, H, W) with channel C + j
+    equal to y_j everywhere. ``y_onehot`` is (m, K) and is cast to x's dtype.
+    """
+    xp = get_array_module(x, y_onehot)
+    if y_onehot.ndim != 2 or y_onehot.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"join_label: expected y_onehot of shape (m, K) with m = {x.shape[0]}, "
+            f"got {tuple(y_onehot.shape)}"
+        )
+    y = y_onehot.astype(x.dtype, copy=False)
+    if x.ndim == 2:
+        return xp.concatenate([x, y], axis=1)
+    if x.ndim == 4:
+        m, _, h, w = x.shape
+        maps = xp.broadcast_to(y[:, :, None, None], (m, y.shape[1], h, w))
+        return xp.concatenate([x, maps], axis=1)
+    raise ValueError(f"join_label: expected x of shape (m, d) or (m, C, H, W), got {tuple(x.shape)}")
+
+
+def split_input_grad(dx, d: int):
+    """The data part of a gradient w.r.t. a joined input: dx[:, :d] (features or channels).
+
+    The backward of the concatenation [x, y] is the split (dx, dy); dy is discarded.
+    """
+    return dx[:, :d]
+
+
+def label_mask(joined_shape, d: int, dtype=DEFAULT_DTYPE, xp=None):
+    """0/1 array broadcastable to ``joined_shape``: 1 on the first ``d`` features/channels
+    (the data x), 0 on the label part. The conditional gradient penalty measures
+    ||grad_x f(x, y)|| only over x (``lipschitz.gradient_penalty(..., mask=...)``)."""
+    if xp is None:
+        from .backend import get_backend
+        xp = get_backend()
+    shape = [1] * len(joined_shape)
+    shape[1] = joined_shape[1]
+    mask = xp.zeros(tuple(shape), dtype=dtype)
+    mask[:, :d] = 1
+    return mask
+
+
+# -- MLPs -------------------------------------------------------------------------------
+
+def _activation(name: str):
+    if name == "leakyrelu":
+        return nn.LeakyReLU(0.2)
+    if name == "relu":
+        return nn.ReLU()
+    if name == "tanh":
+        return nn.Tanh()
+    raise ValueError(f"unknown activation {name!r}; expected one of {MLP_ACTIVATIONS}")
+
+
+def _check_sizes(where, **sizes):
+    """Clear errors for non-positive sizes (``n_classes`` may be 0: unconditional)."""
+    for name, value in sizes.items():
+        values = value if isinstance(value, tuple) else (value,)
+        smallest = 0 if name == "n_classes" else 1
+        if len(values) == 0 or any(int(v) != v or v < smallest for v in values):
+            raise ValueError(f"{where}: {name} must be {'a non-empty tuple of ' if isinstance(value, tuple) else ''}"
+                             f"int(s) >= {smallest}, got {value!r}")
+
+
+def _mlp(sizes, activation, out_layer, rng, dtype):
+    """Linear/activation stack over ``sizes`` = (in, h_1, ..., h_L, out)."""
+    if activation not in MLP_ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {MLP_ACTIVATIONS}")
+    hidden_init = "glorot" if activation == "tanh" else "he"
+    layers = []
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(n_in, n_out, init=hidden_init, rng=rng, dtype=dtype), _activation(activation)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], init="glorot", rng=rng, dtype=dtype))
+    if out_layer is not None:
+        layers.append(out_layer)
+    return nn.Sequential(*layers)
+
+
+def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 784,
+                  n_classes: int = 0, activation: str = "leakyrelu", rng=None,
+                  dtype=DEFAULT_DTYPE):
+    """x_fake = tanh(W_L h_{L-1} + b_L), h_l = phi(W_l h_{l-1} + b_l), h_0 = [z, y].
+
+    Input (m, noise_dim + n_classes), output (m, out_dim) in (-1, 1) like the data.
+    """
+    hidden = tuple(hidden)
+    _check_sizes("mlp_generator", noise_dim=noise_dim, hidden=hidden, out_dim=out_dim, n_classes=n_classes)
+    sizes = (noise_dim + n_classes,) + hidden + (out_dim,)
+    return _mlp(sizes, activation, nn.Tanh(), rng, dtype)
+
+
+def mlp_discriminator(in_dim: int = 784, hidden=(1024, 512, 256), n_classes: int = 0,
+                      activation: str = "leakyrelu", rng=None, dtype=DEFAULT_DTYPE):
+    """s = W_L h_{L-1} + b_L (a logit / critic value, no sigmoid), h_0 = [x, y].
+
+    Input (m, in_dim + n_classes), output (m, 1). The sigmoid of the GAN discriminator
+    lives in the loss (``losses.bce_with_logits``), where it is evaluated stably; WGAN
+    and LSGAN use s as it is.
+    """
+    hidden = tuple(hidden)
+    _check_sizes("mlp_discriminator", in_dim=in_dim, hidden=hidden, n_classes=n_classes)
+    sizes = (in_dim + n_classes,) + hidden + (1,)
+    return _mlp(sizes, activation, None, rng, dtype)
+
+
+# -- DCGAN (Radford et al. 2016) for 28x28 single-channel images ----------------------
+
+def _dcgan_batchnorm(num_features, rng, dtype):
+    """BatchNorm with gamma ~ N(1, 0.02^2), beta = 0 (the DCGAN authors' ``bn_init``)."""
+    bn = nn.BatchNorm(num_features)
+    rng = default_rng() if rng is None else rng
+    gamma = bn.params["gamma"]
+    gamma[...] = 1 + DCGAN_STD * rng.standard_normal(size=gamma.shape).astype(gamma.dtype)
+    return bn.astype(dtype)
+
+
+def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, rng=None,
+                    dtype=DEFAULT_DTYPE):
+    """DCGAN generator for 28x28 images (Radford et al. 2016, MNIST variant of their code).
+
+        [z, y]   (m, k + K)
+        Linear -> BatchNorm -> ReLU        (m, 2w*7*7)     "project"
+        Reshape                            (m, 2w, 7, 7)   "and reshape"
+        ConvTranspose2d(2w, w, 4, 2, 1) -> BatchNorm -> ReLU   (m, w, 14, 14)
+        ConvTranspose2d(w, 1, 4, 2, 1) -> Tanh                 (m, 1, 28, 28)
+
+    with w = ``width`` (64). ConvTranspose2d output size: (H - 1) s - 2p + k = 2H.
+    No BatchNorm on the output layer (Radford sec. 3). Layers followed by BatchNorm have
+    no bias: BatchNorm's beta takes its place. BatchNorm of the projection is per
+    feature, as in the authors' MNIST code (``batchnorm(T.dot(Z, w))``, then reshape).
+    """
+    _check_sizes("dcgan_generator", noise_dim=noise_dim, n_classes=n_classes, width=width)
+    c1, c2 = 2 * width, width
+    return nn.Sequential(
+        nn.Linear(noise_dim + n_classes, c1 * 7 * 7, bias=False, init="normal", std=DCGAN_STD,
+                  rng=rng, dtype=dtype),
+        _dcgan_batchnorm(c1 * 7 * 7, rng, dtype),
+        nn.ReLU(),
+        nn.Reshape((c1, 7, 7)),
+        _conv_t(c1, c2, 4, 2, 1, False, "normal", rng, dtype),
+        _dcgan_batchnorm(c2, rng, dtype),
+        nn.ReLU(),
+        _conv_t(c2, 1, 4, 2, 1, True, "normal", rng, dtype),
+        nn.Tanh(),
+    )
+
+
+def dcgan_discriminator(batchnorm: bool = True, n_classes: int = 0, in_channels: int = 1,
+                        width: int = 64, rng=None, dtype=DEFAULT_DTYPE):
+    """DCGAN discriminator for 28x28 images; outputs logits s (m, 1).
+
+        [x, y maps]  (m, C + K, 28, 28)
+        Conv2d(C+K, w, 4, 2, 1) -> LeakyReLU(0.2)                    (m, w, 14, 14)
+        Conv2d(w, 2w, 4, 2, 1) -> [BatchNorm] -> LeakyReLU(0.2)      (m, 2w, 7, 7)
+        Flatten -> Linear(2w*7*7, 1)                                 (m, 1)
+
+    Conv output size H' = (H + 2p - k) // s + 1 = (28 + 2 - 4) // 2 + 1 = 14, then 7.
+    No BatchNorm on the first layer (Radford sec. 3: "not applying batchnorm to ... the
+    discriminator input layer"). ``batchnorm=False`` gives a critic that supports the
+    gradient penalty (BatchNorm mixes samples, so per-sample input gradients do not
+    exist; Gulrajani et al. sec. 4).
+    """
+    _check_sizes("dcgan_discriminator", n_classes=n_classes, in_channels=in_channels, width=width)
+    c1, c2 = width, 2 * width
+    layers = [
+        _conv(in_channels + n_classes, c1, 4, 2, 1, True, "normal", rng, dtype),
+        nn.LeakyReLU(0.2),
+        _conv(c1, c2, 4, 2, 1, not batchnorm, "normal", rng, dtype),
+    ]
+    if batchnorm:
+        layers.append(_dcgan_batchnorm(c2, rng, dtype))
+    layers += [
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(c2 * 7 * 7, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
+    ]
+    return nn.Sequential(*layers)
+
+
+def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64, rng=None,
+                       dtype=DEFAULT_DTYPE):
+    """The MNIST critic of Gulrajani et al. 2017's code (``gan_mnist.py``, mode wgan-gp).
+
+        [x, y maps]  (m, C + K, 28, 28)
+        Conv2d(C+K, w, 5, 2, 2) -> LeakyReLU(0.2)     (m, w, 14, 14)
+        Conv2d(w, 2w, 5, 2, 2) -> LeakyReLU(0.2)      (m, 2w, 7, 7)
+        Conv2d(2w, 4w, 5, 2, 2) -> LeakyReLU(0.2)     (m, 4w, 4, 4)
+        Flatten -> Linear(4w*4*4, 1)                  (m, 1)
+
+    H' = (H + 4 - 5) // 2 + 1: 28 -> 14 -> 7 -> 4, the sizes of TensorFlow's 'SAME'
+    padding used there. No BatchNorm, so every layer has the jvp pair the gradient penalty
+    needs. He initialisation (the authors' ``he_init`` for LeakyReLU convolutions).
+    """
+    _check_sizes("wgangp_conv_critic", n_classes=n_classes, in_channels=in_channels, width=width)
+    c1, c2, c3 = width, 2 * width, 4 * width
+    return nn.Sequential(
+        _conv(in_channels + n_classes, c1, 5, 2, 2, True, "he", rng, dtype),
+        nn.LeakyReLU(0.2),
+        _conv(c1, c2, 5, 2, 2, True, "he", rng, dtype),
+        nn.LeakyReLU(0.2),
+        _conv(c2, c3, 5, 2, 2, True, "he", rng, dtype),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(c3 * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype),
+    )
+
+
+def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
+    layer = nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
+                      std=DCGAN_STD, rng=rng)
+    return layer.astype(dtype)
+
+
+def _conv_t(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
+    layer = nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias,
+                               init=init, std=DCGAN_STD, rng=rng)
+    return layer.astype(dtype)
