@@ -142,6 +142,36 @@ def test_penalty_gradient_with_mask(xp, rng, make):
     assert rel_error(ones.value, unmasked) < 1e-12
 
 
+def _conv_critic(rng, c_in=1, dtype=numpy.float64):
+    """Conv2d(c_in,3,3,s2,p1) - LeakyReLU - Conv2d(3,4,3,s2,p1) - Softplus - Flatten -
+    Linear(16,1) on 6x6 inputs: (N,c_in,6,6) -> (N,3,3,3) -> (N,4,2,2) -> (N,16) -> (N,1)."""
+    critic = nn.Sequential(
+        nn.Conv2d(c_in, 3, 3, stride=2, padding=1, init="he", rng=rng), nn.LeakyReLU(0.2),
+        nn.Conv2d(3, 4, 3, stride=2, padding=1, init="he", rng=rng), nn.Softplus(),
+        nn.Flatten(), nn.Linear(16, 1, init="glorot", rng=rng)).astype(dtype)
+    for layer in critic.layers:
+        if "b" in layer.params:
+            layer.params["b"][...] = 0.3 * rng.standard_normal(layer.params["b"].shape)
+    return critic
+
+
+def test_penalty_gradient_conv_critic(xp, rng):
+    """Convolutions are affine layers: the same double backprop, checked entrywise."""
+    critic = _conv_critic(rng)
+    x_hat = _inputs_away_from_kinks(critic, rng, (3, 1, 6, 6))
+    result = _check_penalty(critic, x_hat)
+    assert float(result.grad_norm_mean) > 0
+
+
+def test_penalty_gradient_conditional_conv_critic_with_mask(xp, rng):
+    """Image + 2 label maps as channels; only the image channel counts in ||g||."""
+    critic = _conv_critic(rng, c_in=3)
+    x_hat = _inputs_away_from_kinks(critic, rng, (2, 3, 6, 6))
+    mask = xp.asarray([1.0, 0.0, 0.0]).reshape(1, 3, 1, 1)
+    masked = _check_penalty(critic, x_hat, lam=1.0, one_sided=False, mask=mask)
+    assert abs(float(masked.value) - float(_penalty_first_order(critic, x_hat, lam=1.0))) > 1e-6
+
+
 def test_penalty_of_linear_critic_closed_form(xp, rng):
     """f(x) = x w + b has g_i = w for every sample, so P = lam (||w|| - 1)^2 and
     dP/dw = 2 lam (||w|| - 1) w / ||w||, dP/db = 0 exactly."""
