@@ -6,14 +6,21 @@ Where each derivation lives (code, then docs/derivations.md section):
 * activations ....... activations.py   "Activations"
 * Flatten, Reshape .. shape.py         "Reshaping"
 * the affine pattern  affine.py        "Affine layers" (shared by Linear and convolutions)
+* im2col, col2im .... im2col.py        "Convolution as im2col and a matrix product"
+* Conv2d ............ conv.py          "Convolution as im2col and a matrix product"
+* ConvTranspose2d ... conv.py          "Transposed convolution"
+* BatchNorm ......... batchnorm.py     "BatchNorm"
 """
 from .base import Layer, Sequential
 from .linear import Linear
 from .activations import Activation, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus
 from .shape import Flatten, Reshape
+from .conv import Conv2d, ConvTranspose2d
+from .batchnorm import BatchNorm
 from . import functional, init
 
 __all__ = [
     "Layer", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
-    "Sigmoid", "Softplus", "Flatten", "Reshape", "functional", "init",
+    "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
+    "functional", "init",
 ]

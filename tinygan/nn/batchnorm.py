@@ -1,0 +1,145 @@
+"""Batch normalisation (Ioffe & Szegedy 2015), as DCGAN uses it.
+Derivation: docs/derivations.md, "BatchNorm".
+
+Inputs (N, C) (per feature) or (N, C, H, W) (per channel, statistics over n, h, w).
+For one channel, the m = N (or N H W) values it normalises over are x_k, k = 1..m:
+
+    mu = (1/m) sum_k x_k,   var = (1/m) sum_k (x_k - mu)^2,   sigma = sqrt(var + eps)
+    xhat_k = (x_k - mu) / sigma,                     y_k = gamma xhat_k + beta
+
+Training uses the batch's mu and var (the biased variance) and updates the running
+statistics like PyTorch, with the unbiased variance var m / (m - 1):
+
+    running_mean <- (1 - momentum) running_mean + momentum mu
+    running_var  <- (1 - momentum) running_var  + momentum var m / (m - 1)
+
+Evaluation uses the running statistics, so the layer is then a fixed per-channel
+affine map of each sample.
+"""
+from __future__ import annotations
+
+from ..backend import DEFAULT_DTYPE, get_array_module
+from .base import Layer
+from .init import ones, zeros
+
+
+class BatchNorm(Layer):
+    """y = gamma (x - mu) / sqrt(var + eps) + beta, per channel.
+
+    Shapes: x, y (N, C) or (N, C, H, W); gamma, beta, running_mean, running_var (C,).
+    m = N or N H W values per channel; sums below run over those m positions.
+
+    Train-mode backward (statistics depend on x), with g = gamma / sigma:
+
+        dL/dbeta  = sum_k dy_k
+        dL/dgamma = sum_k dy_k xhat_k
+        dL/dx_k   = g (dy_k - mean_j dy_j - xhat_k mean_j (dy_j xhat_j))
+                  = (gamma / (m sigma)) (m dy_k - sum_j dy_j - xhat_k sum_j dy_j xhat_j)
+
+    Eval-mode backward (mu, sigma from the running statistics, constants):
+
+        dL/dx_k = g dy_k,  dL/dgamma and dL/dbeta as above.
+
+    No second-order pair: in training the statistics mix the samples of a batch, so
+    the gradient of one sample's score depends on the others and the per-sample
+    gradient penalty of WGAN-GP is no longer defined (Gulrajani et al. 2017, sec. 4).
+    """
+
+    supports_jvp = False
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype=DEFAULT_DTYPE):
+        super().__init__()
+        if int(num_features) != num_features or num_features < 1:
+            raise ValueError(f"BatchNorm: num_features must be a positive integer, got {num_features}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm: eps must be > 0, got {eps}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.add_param("gamma", ones((self.num_features,), dtype))
+        self.add_param("beta", zeros((self.num_features,), dtype))
+        self.running_mean = zeros((self.num_features,), dtype)
+        self.running_var = ones((self.num_features,), dtype)
+
+    def buffer_names(self):
+        return ("running_mean", "running_var")
+
+    # -- helpers ------------------------------------------------------------------
+    def _check_input(self, x):
+        if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm({self.num_features}): expected input of shape (N, "
+                f"{self.num_features}) or (N, {self.num_features}, H, W), got {tuple(x.shape)}"
+            )
+        self._check_dtype(x, self.params["gamma"])
+
+    @staticmethod
+    def _per_channel(v, ndim):
+        """(C,) -> broadcastable against (N, C) or (N, C, H, W)."""
+        return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+    # -- forward / backward -------------------------------------------------------
+    def forward(self, x):
+        self._check_input(x)
+        xp = get_array_module(x)
+        self.axes = (0,) if x.ndim == 2 else (0, 2, 3)
+        m = x.size // self.num_features
+        self.batch_stats = self.training  # backward must follow the mode of this forward
+        if self.training:
+            if m < 2:
+                raise ValueError(
+                    f"BatchNorm: training needs more than one value per channel to estimate "
+                    f"a variance, got input of shape {tuple(x.shape)}"
+                )
+            mu = x.mean(axis=self.axes, keepdims=True)
+            centred = x - mu
+            var = (centred * centred).mean(axis=self.axes, keepdims=True)
+            self._update_running(mu.reshape(-1), var.reshape(-1), m)
+        else:
+            mu = self._per_channel(self.running_mean, x.ndim)
+            var = self._per_channel(self.running_var, x.ndim)
+            centred = x - mu
+        self.inv_sigma = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, shape (1, C[, 1, 1])
+        self.xhat = centred * self.inv_sigma
+        gamma = self._per_channel(self.params["gamma"], x.ndim)
+        beta = self._per_channel(self.params["beta"], x.ndim)
+        return gamma * self.xhat + beta
+
+    __call__ = forward
+
+    def _update_running(self, mu, var, m):
+        # In place, so the arrays held by state_dict() and checkpoints stay the live ones.
+        self.running_mean *= 1 - self.momentum
+        self.running_mean += self.momentum * mu
+        self.running_var *= 1 - self.momentum
+        self.running_var += (self.momentum * m / (m - 1)) * var  # unbiased, as PyTorch
+
+    def backward(self, dy, param_grads: bool = True):
+        sum_dy = dy.sum(axis=self.axes, keepdims=True)
+        sum_dy_xhat = (dy * self.xhat).sum(axis=self.axes, keepdims=True)
+        if param_grads:
+            self.grads["gamma"] += sum_dy_xhat.reshape(-1)
+            self.grads["beta"] += sum_dy.reshape(-1)
+        g = self._per_channel(self.params["gamma"], dy.ndim) * self.inv_sigma
+        if not self.batch_stats:  # eval mode: an affine map with constant statistics
+            return g * dy
+        m = dy.size // self.num_features
+        return (g / m) * (m * dy - sum_dy - self.xhat * sum_dy_xhat)
+
+    def _no_jvp(self):
+        raise NotImplementedError(
+            "BatchNorm has no jvp: it normalises with statistics of the whole batch, so it "
+            "mixes samples and the per-sample gradient penalty of WGAN-GP is undefined; "
+            "build WGAN-GP critics without BatchNorm (Gulrajani et al. 2017, sec. 4 "
+            "suggest none or layer normalisation)"
+        )
+
+    def jvp(self, x_dot):
+        self._no_jvp()
+
+    def jvp_backward(self, dy, dy_dot):
+        self._no_jvp()
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
