@@ -184,11 +184,12 @@ class Optimizer:
         where = f"{type(self).__name__}.load_state_dict"
         expected = set(self.state_dict_keys())
         missing, unexpected = expected - set(d), set(d) - expected
+        if unexpected:
+            raise ValueError(f"{where}: unexpected keys {sorted(unexpected)}, missing "
+                             f"{sorted(missing)} (state of a different optimiser or parameter "
+                             "list?)")
         if missing:
             raise KeyError(f"{where}: state is missing {sorted(missing)}")
-        if unexpected:
-            raise ValueError(f"{where}: unexpected keys {sorted(unexpected)} (state of a "
-                             "different optimiser or parameter list?)")
         for name, arrays in self.state.items():
             for i, dst in enumerate(arrays):
                 src = d[f"{name}.{i}"]
