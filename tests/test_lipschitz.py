@@ -16,8 +16,8 @@ import pytest
 from tinygan import nn
 from tinygan.backend import get_array_module
 from tinygan.gradcheck import assert_close, check_gradients, rel_error
-from tinygan.lipschitz import (GradientPenalty, clip_weights, gradient_penalty,
-                               input_gradient, interpolate)
+from tinygan.lipschitz import (GradientPenalty, _reverse_through_pair, clip_weights,
+                               gradient_penalty, input_gradient, interpolate)
 
 ACTIVATIONS = [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid, nn.Softplus]
 ACT_IDS = ["relu", "leakyrelu", "tanh", "sigmoid", "softplus"]
@@ -202,6 +202,59 @@ def test_penalty_accumulates_into_existing_grads(xp, rng):
     assert_close(check_gradients(lambda: _penalty_first_order(critic, x_hat), arrays, added))
     for (_, g), k, a in zip(critic.parameters(), known, alone):
         assert rel_error(g, k + a) < 1e-12
+
+
+class _LoggedLinear(nn.Linear):
+    """Overrides jvp_backward: the shortcut must then call the layer's own method."""
+    calls = 0
+
+    def jvp_backward(self, dy, dy_dot):
+        type(self).calls += 1
+        return super().jvp_backward(dy, dy_dot)
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=ACT_IDS)
+def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
+    """The penalty's reverse pass skips products known to be zero (dy = 0 above any
+    phi'' != 0) or unused (the first layer's dx, dx_dot); it must add exactly what
+    critic.jvp_backward(0, dy_dot) adds, also through nested Sequentials and a layer
+    with its own jvp_backward."""
+    inner = nn.Sequential(nn.Linear(5, 6, rng=rng), make())
+    critic = nn.Sequential(inner, _LoggedLinear(6, 4, rng=rng), make(),
+                           nn.Reshape((2, 2)), nn.Flatten(), nn.Linear(4, 1, rng=rng))
+    critic.astype(xp.float64)
+    for layer in _leaves(critic):
+        if "b" in layer.params:
+            layer.params["b"][...] = 0.3 * rng.standard_normal(layer.params["b"].shape)
+    x, v = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    dy_dot = rng.standard_normal((6, 1))
+    grads = []
+    for reverse in (_reverse_through_pair,
+                    lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
+        critic.zero_grad()
+        critic.forward(x)
+        critic.jvp(v)
+        reverse(critic, dy_dot)
+        grads.append([g.copy() for _, g in critic.parameters()])
+    for (name, _, _), fast, slow in zip(critic.named_parameters(), *grads):
+        assert rel_error(fast, slow) < 1e-12, name
+    assert _LoggedLinear.calls >= 2
+
+
+def test_reverse_pass_shortcut_equals_protocol_conv(xp, rng):
+    critic = _conv_critic(rng)
+    x, v = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 6, 6))
+    dy_dot = rng.standard_normal((2, 1))
+    grads = []
+    for reverse in (_reverse_through_pair,
+                    lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
+        critic.zero_grad()
+        critic.forward(x)
+        critic.jvp(v)
+        reverse(critic, dy_dot)
+        grads.append([g.copy() for _, g in critic.parameters()])
+    for fast, slow in zip(*grads):
+        assert rel_error(fast, slow) < 1e-12
 
 
 # --- the ||g|| = 0 guard ---------------------------------------------------------------

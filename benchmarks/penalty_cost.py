@@ -1,0 +1,121 @@
+"""Cost of the WGAN-GP gradient penalty: one critic step with it vs one without.
+
+The issue's target: a penalty critic step costs at most 3x a plain critic step.
+
+Critic: the MNIST MLP critic 784-1024-512-256-1, LeakyReLU(0.2), float32, batch m = 64,
+Adam (Gulrajani et al. 2017: lr 1e-4, betas (0, 0.9)).
+
+    plain step    zero_grad; s = f([x; x_fake]) (one forward of the 2m real and fake
+                  samples, so one backward serves both); Wasserstein critic loss;
+                  backward; Adam step
+    penalty step  the same + x_hat = interpolate(x, x_fake) + gradient_penalty(f, x_hat)
+                  (its dP/dtheta is added into the same grads before the Adam step)
+
+Matrix products per affine layer (units of an m-row product): plain 3 x 2m = 6
+(forward, dW, dx); the penalty adds 7 (forward, input gradient, tangent, and 4 in the
+reverse pass through the pair), so about 13/6 ~ 2.2x before elementwise work and Adam.
+
+    python benchmarks/penalty_cost.py --backend numpy --repeats 30
+    python benchmarks/penalty_cost.py --backend cupy --repeats 200
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from tinygan import backend, nn
+from tinygan.lipschitz import gradient_penalty, interpolate
+from tinygan.losses import wasserstein_critic
+from tinygan.optim import Adam
+
+
+def build_critic(rng, dtype):
+    sizes = (784, 1024, 512, 256, 1)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out, init="he", rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=backend.BACKENDS, default="numpy")
+    parser.add_argument("--repeats", type=int, default=30, help="timed steps of each kind")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 0 or args.batch < 1:
+        parser.error("--repeats and --batch must be >= 1, --warmup >= 0")
+
+    xp = backend.set_backend(args.backend, seed=0)
+    rng = backend.make_rng(0)
+    dtype = xp.float32
+    m = args.batch
+    critic = build_critic(rng, dtype)
+    opt = Adam(critic.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    x_real = rng.uniform(-1, 1, size=(m, 784)).astype(dtype)
+    x_fake = rng.uniform(-1, 1, size=(m, 784)).astype(dtype)
+    x_both = xp.concatenate([x_real, x_fake])
+
+    def sync():
+        if args.backend == "cupy":
+            xp.cuda.get_current_stream().synchronize()
+
+    def wasserstein_part():
+        s = critic.forward(x_both)
+        loss = wasserstein_critic(s[:m], s[m:])
+        critic.backward(xp.concatenate([loss.ds_real, loss.ds_fake]))
+        return loss.value
+
+    def plain_step():
+        critic.zero_grad()
+        wasserstein_part()
+        opt.step()
+
+    def penalty_step():
+        critic.zero_grad()
+        wasserstein_part()
+        x_hat, _ = interpolate(x_real, x_fake, rng)
+        gradient_penalty(critic, x_hat, lam=10.0)
+        opt.step()
+
+    x_hat_fixed, _ = interpolate(x_real, x_fake, rng)
+
+    def penalty_only():
+        gradient_penalty(critic, x_hat_fixed, lam=10.0)
+
+    def timed(step):
+        for _ in range(args.warmup):
+            step()
+        sync()
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    # interleave the kinds so drifting load on a shared machine hits both alike
+    results = {"plain": [], "penalty": [], "gradient_penalty alone": []}
+    for _ in range(3):
+        results["plain"].append(timed(plain_step))
+        results["penalty"].append(timed(penalty_step))
+        results["gradient_penalty alone"].append(timed(penalty_only))
+    med = {k: statistics.median(v) for k, v in results.items()}
+
+    print(f"backend {args.backend}, float32, MLP critic 784-1024-512-256-1 LeakyReLU(0.2), "
+          f"batch {m}, Adam; median of {args.repeats} steps (median of 3 interleaved rounds)")
+    for name, t in med.items():
+        print(f"  {name:24s} {1e3 * t:9.3f} ms")
+    ratio = med["penalty"] / med["plain"]
+    print(f"  ratio penalty / plain     {ratio:9.2f}x   (target <= 3x: "
+          f"{'met' if ratio <= 3 else 'NOT met'})")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
