@@ -125,7 +125,8 @@ def test_stable_at_large_scores(xp, dtype):
         (losses.generator_loss_nonsaturating(P), 0.0, [0.0]),
         (losses.wasserstein_critic(P, N), -2e4, [-1.0, 1.0]),
         (losses.wasserstein_generator(N), 1e4, [-1.0]),
-        (losses.least_squares_discriminator(P, N), 0.5 * (1e4 - 1) ** 2 + 0.5e8, [1e4 - 1, -1e4]),
+        (losses.least_squares_discriminator(P, N), 0.5 * (1e4 - 1) ** 2 + 0.5e8,
+         [1e4 - 1, -1e4]),
         (losses.least_squares_generator(N), 0.5 * (1e4 + 1) ** 2, [-1e4 - 1]),
     ]
     for k, (out, value, grads) in enumerate(cases):
@@ -174,7 +175,8 @@ def test_values_are_device_arrays_not_python_floats(xp, rng):
 
 def test_bad_inputs_raise(xp, rng):
     s = rng.standard_normal((4, 1), dtype=xp.float32)
-    with pytest.raises(ValueError, match=r"targets shape \(4,\) does not match scores shape \(4, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"targets shape \(4,\) does not match scores shape \(4, 1\)"):
         losses.bce_with_logits(s, xp.zeros(4, dtype=xp.float32))
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
         losses.bce_with_logits(s, 2.0)

@@ -13,17 +13,28 @@ argument's shape and dtype. Everything is built from softplus(s) = log(1 + e^s) 
 sigma(s), evaluated through e^{-|s|} only, so |s| = 1e4 gives finite values and
 gradients in float32 and float64.
 
-| function | value (paper) | gradient |
-|---|---|---|
-| ``bce_with_logits(s, t)`` | mean[ -t log sigma(s) - (1-t) log(1-sigma(s)) ] = mean[ max(s,0) - s t + log1p(e^{-abs(s)}) ] | ds = (sigma(s) - t) / m |
-| ``discriminator_loss(s_real, s_fake)`` | Goodfellow et al. 2014 eq. 1, negated: mean -log sigma(s_real) + mean -log(1 - sigma(s_fake)) = mean softplus(-s_real) + mean softplus(s_fake) | ds_real = -sigma(-s_real) / m_r, ds_fake = sigma(s_fake) / m_f |
-| ``generator_loss_minimax(s_fake)`` | eq. 1, G's term: mean log(1 - sigma(s_fake)) = -mean softplus(s_fake) | ds_fake = -sigma(s_fake) / m |
-| ``generator_loss_nonsaturating(s_fake)`` | sec. 3: mean -log sigma(s_fake) = mean softplus(-s_fake) | ds_fake = -sigma(-s_fake) / m |
-| ``wasserstein_critic(s_real, s_fake)`` | Arjovsky et al. 2017 Alg. 1, critic minimises mean f(G(z)) - mean f(x) | ds_real = -1 / m_r, ds_fake = 1 / m_f |
-| ``wasserstein_generator(s_fake)`` | Alg. 1, generator minimises -mean f(G(z)) | ds_fake = -1 / m |
-| ``least_squares_discriminator(s_real, s_fake, a=0, b=1)`` | Mao et al. 2017 eq. 2: 1/2 mean (s_real - b)^2 + 1/2 mean (s_fake - a)^2 | ds_real = (s_real - b) / m_r, ds_fake = (s_fake - a) / m_f |
-| ``least_squares_generator(s_fake, c=1)`` | eq. 2: 1/2 mean (s_fake - c)^2 | ds_fake = (s_fake - c) / m |
-| ``softmax_cross_entropy(logits, labels)`` | mean_i [ log sum_k e^{l_ik} - l_{i,y_i} ] | dlogits = (softmax(l) - onehot(y)) / m |
+=======================================  ===================================================
+function (paper)                         value (a mean)  /  gradient
+=======================================  ===================================================
+bce_with_logits(s, t)                    mean[max(s, 0) - s t + log1p(e^{-|s|})]
+  (binary cross-entropy of sigma(s))     ds = (sigma(s) - t) / m
+discriminator_loss(s_real, s_fake)       mean softplus(-s_real) + mean softplus(s_fake)
+  (Goodfellow 2014 eq. 1, negated)       ds_real = -sigma(-s_real)/m_r, ds_fake = sigma(s_fake)/m_f
+generator_loss_minimax(s_fake)           mean log(1 - sigma(s_fake)) = -mean softplus(s_fake)
+  (eq. 1, G's term)                      ds_fake = -sigma(s_fake) / m
+generator_loss_nonsaturating(s_fake)     mean -log sigma(s_fake) = mean softplus(-s_fake)
+  (sec. 3, max log D(G(z)))              ds_fake = -sigma(-s_fake) / m
+wasserstein_critic(s_real, s_fake)       mean f(G(z)) - mean f(x)
+  (Arjovsky 2017 Alg. 1)                 ds_real = -1 / m_r,  ds_fake = 1 / m_f
+wasserstein_generator(s_fake)            -mean f(G(z))
+  (Alg. 1)                               ds_fake = -1 / m
+least_squares_discriminator(             1/2 mean (s_real - b)^2 + 1/2 mean (s_fake - a)^2
+  s_real, s_fake, a=0, b=1) (Mao eq. 2)  ds_real = (s_real - b)/m_r, ds_fake = (s_fake - a)/m_f
+least_squares_generator(s_fake, c=1)     1/2 mean (s_fake - c)^2
+  (Mao 2017 eq. 2)                       ds_fake = (s_fake - c) / m
+softmax_cross_entropy(logits, labels)    mean_i [log sum_k e^{l_ik} - l_{i,y_i}]
+  (log-sum-exp)                          dlogits = (softmax(l) - onehot(y)) / m
+=======================================  ===================================================
 
 All are losses to MINIMISE (descend along the returned gradients).
 """
@@ -127,7 +138,8 @@ def bce_with_logits(s, targets) -> LossGrad:
                             f"{type(targets).__name__}")
         if tuple(targets.shape) != tuple(s.shape):
             raise ValueError(f"{where}: targets shape {tuple(targets.shape)} does not match "
-                             f"scores shape {tuple(s.shape)} (expected equal shapes; no broadcasting)")
+                             f"scores shape {tuple(s.shape)} (expected equal shapes; "
+                             "no broadcasting)")
         t = xp.asarray(targets, dtype=s.dtype)
     value = xp.mean(xp.maximum(s, 0) - s * t + xp.log1p(xp.exp(-xp.abs(s))))
     ds = (sigmoid(s) - t) / m
@@ -250,7 +262,8 @@ def softmax_cross_entropy(logits, labels, check_range: bool = True) -> Classifie
 
     With the shift M_i = max_k l_ik (log-sum-exp, so exp never overflows):
     value   = 1/m sum_i [ M_i + log sum_k e^{l_ik - M_i} - l_{i,y_i} ]
-    dlogits = (softmax(l) - onehot(y)) / m,   softmax(l)_ik = e^{l_ik - M_i} / sum_k' e^{l_ik' - M_i}
+    dlogits = (softmax(l) - onehot(y)) / m,
+              softmax(l)_ik = e^{l_ik - M_i} / sum_k' e^{l_ik' - M_i}
 
     logits: (m, K) float32/float64; labels: (m,) integer in [0, K). ``check_range``
     verifies the label range, one device->host sync of a boolean; pass False inside
