@@ -147,11 +147,11 @@ def mlp_discriminator(in_dim: int = 784, hidden=(1024, 512, 256), n_classes: int
 
 def _dcgan_batchnorm(num_features, rng, dtype):
     """BatchNorm with gamma ~ N(1, 0.02^2), beta = 0 (the DCGAN authors' ``bn_init``)."""
-    bn = nn.BatchNorm(num_features)
+    bn = nn.BatchNorm(num_features, dtype=dtype)
     rng = default_rng() if rng is None else rng
     gamma = bn.params["gamma"]
-    gamma[...] = 1 + DCGAN_STD * rng.standard_normal(size=gamma.shape).astype(gamma.dtype)
-    return bn.astype(dtype)
+    gamma[...] = 1 + DCGAN_STD * rng.standard_normal(size=gamma.shape).astype(dtype)
+    return bn
 
 
 def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, rng=None,
@@ -246,12 +246,10 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
 
 
 def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
-    layer = nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
-                      std=DCGAN_STD, rng=rng)
-    return layer.astype(dtype)
+    return nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
+                     std=DCGAN_STD, rng=rng, dtype=dtype)
 
 
 def _conv_t(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
-    layer = nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias,
-                               init=init, std=DCGAN_STD, rng=rng)
-    return layer.astype(dtype)
+    return nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias,
+                              init=init, std=DCGAN_STD, rng=rng, dtype=dtype)

@@ -1,0 +1,130 @@
+"""Training algorithms, one module per paper's algorithm box, and ``make_trainer``.
+
+=========  ==========================================  ============================
+loss       class (module)                              paper
+=========  ==========================================  ============================
+"gan"      GAN(generator_loss="minimax")  (gan.py)      Goodfellow et al. 2014, Alg. 1
+"nsgan"    GAN(generator_loss="nonsaturating")         Goodfellow et al. 2014, sec. 3
+"wgan"     WGAN (wgan.py)                              Arjovsky et al. 2017, Alg. 1
+"wgan-gp"  WGANGP (wgangp.py)                          Gulrajani et al. 2017, Alg. 1
+"lsgan"    LSGAN (lsgan.py)                            Mao et al. 2017, eq. 2
+=========  ==========================================  ============================
+
+Every trainer is conditional on request (Mirza & Osindero 2014): G([z, y]), D([x, y]).
+Shared machinery (noise, schedule, sampling, checkpoints): ``base.py``.
+Docs: docs/derivations.md, "Training algorithms".
+"""
+from __future__ import annotations
+
+from .. import optim
+from .base import FAKE_LABELS, NOISES, Trainer
+from .gan import GAN, GENERATOR_LOSSES
+from .lsgan import LSGAN
+from .wgan import WGAN
+from .wgangp import WGANGP
+
+LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+#: Paper defaults per loss: optimiser and its hyperparameters, and the algorithm's own.
+DEFAULTS = {
+    # Adam as in DCGAN (Radford et al. 2016, sec. 4); optimizer="sgd" gives Goodfellow
+    # et al.'s MNIST setting (lr 0.1, momentum 0.5; their code raises it to 0.7).
+    "gan":     {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1},
+    "nsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1},
+    # Arjovsky et al. 2017, Alg. 1: alpha 5e-5, c 0.01, n_critic 5, RMSProp
+    "wgan":    {"optimizer": "rmsprop", "lr": 5e-5, "n_critic": 5, "clip": 0.01, "warmup": False},
+    # Gulrajani et al. 2017, Alg. 1: lambda 10, n_critic 5, Adam 1e-4, (0, 0.9)
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "n_critic": 5, "lam": 10.0,
+                "one_sided": False},
+    # Mao et al. 2017: a=0, b=1, c=1 (eq. 9), Adam 2e-4, beta1 0.5
+    "lsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1, "a": 0.0, "b": 1.0,
+                "c": 1.0},
+}
+SGD_DEFAULTS = {"lr": 0.1, "momentum": 0.5, "nesterov": False}   # Goodfellow's mnist.yaml
+RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
+ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
+
+_COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
+           "noise", "fake_labels", "separate_batches")
+_ALGORITHM_KEYS = {
+    "gan": ("k",), "nsgan": ("k",), "lsgan": ("k", "a", "b", "c"),
+    "wgan": ("n_critic", "clip", "warmup"), "wgan-gp": ("n_critic", "lam", "one_sided"),
+}
+
+
+def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=None, seed=0,
+                 **overrides):
+    """A trainer for ``loss`` in {"gan", "nsgan", "wgan", "wgan-gp", "lsgan"} with the
+    optimisers (bound to G's and D's parameters) built from the paper defaults
+    (``DEFAULTS``).
+
+    ``lr`` sets both learning rates; ``lr_G`` / ``lr_D`` set one. Other overrides:
+    ``optimizer`` ("adam" | "rmsprop" | "sgd"), ``betas``, ``momentum``, ``nesterov``,
+    ``alpha``, ``eps``; ``noise`` ("normal" | "uniform"), ``fake_labels`` ("real" |
+    "uniform"), ``separate_batches``; per algorithm: ``k`` (gan, nsgan, lsgan),
+    ``n_critic``, ``clip``, ``warmup`` (wgan), ``n_critic``, ``lam``, ``one_sided``
+    (wgan-gp), ``a``, ``b``, ``c`` (lsgan). Anything else is a ValueError.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
+    allowed = _COMMON + _ALGORITHM_KEYS[loss]
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ValueError(f"make_trainer({loss!r}): unknown option(s) {unknown}; accepted: "
+                         f"{sorted(allowed)}")
+    settings = dict(DEFAULTS[loss])
+    settings.update(overrides)
+    opt_G, opt_D = _optimizers(loss, G, D, lr, settings)
+    common = dict(noise_dim=noise_dim, conditional=conditional, n_classes=n_classes, seed=seed,
+                  noise=settings.get("noise", "normal"),
+                  fake_labels=settings.get("fake_labels", "real"),
+                  separate_batches=settings.get("separate_batches"))
+    own = {k: settings[k] for k in _ALGORITHM_KEYS[loss]}
+    if loss in ("gan", "nsgan"):
+        gl = "minimax" if loss == "gan" else "nonsaturating"
+        trainer = GAN(G, D, opt_G, opt_D, generator_loss=gl, **own, **common)
+    elif loss == "lsgan":
+        trainer = LSGAN(G, D, opt_G, opt_D, **own, **common)
+    elif loss == "wgan":
+        trainer = WGAN(G, D, opt_G, opt_D, **own, **common)
+    else:
+        trainer = WGANGP(G, D, opt_G, opt_D, **own, **common)
+    trainer.config["optimizer"] = {"kind": settings["optimizer"], "G": _hyper(opt_G),
+                                   "D": _hyper(opt_D)}
+    return trainer
+
+
+def _optimizers(loss, G, D, lr, settings):
+    kind = settings["optimizer"]
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"make_trainer({loss!r}): unknown optimizer {kind!r}; expected one of {OPTIMIZERS}")
+    if kind == DEFAULTS[loss]["optimizer"]:
+        base_lr = settings["lr"]
+    else:     # switching optimiser: that optimiser's own default learning rate
+        base_lr = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}[kind]["lr"]
+    if lr is not None:
+        base_lr = lr
+    lrs = (settings.get("lr_G", base_lr), settings.get("lr_D", base_lr))
+    opts = []
+    for model, model_lr in zip((G, D), lrs):
+        params = model.parameters()
+        if kind == "adam":
+            opts.append(optim.Adam(params, lr=model_lr, betas=tuple(settings.get("betas", ADAM_DEFAULTS["betas"])),
+                                   eps=settings.get("eps", ADAM_DEFAULTS["eps"])))
+        elif kind == "rmsprop":
+            opts.append(optim.RMSProp(params, lr=model_lr, alpha=settings.get("alpha", RMSPROP_DEFAULTS["alpha"]),
+                                      eps=settings.get("eps", RMSPROP_DEFAULTS["eps"])))
+        else:
+            opts.append(optim.SGD(params, lr=model_lr, momentum=settings.get("momentum", SGD_DEFAULTS["momentum"]),
+                                  nesterov=settings.get("nesterov", SGD_DEFAULTS["nesterov"])))
+    return opts
+
+
+def _hyper(opt):
+    """The optimiser's hyperparameters at construction (JSON-able), for the config."""
+    return {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape") and k != "t"}
+
+
+__all__ = ["make_trainer", "Trainer", "GAN", "WGAN", "WGANGP", "LSGAN", "LOSSES", "DEFAULTS",
+           "GENERATOR_LOSSES", "NOISES", "FAKE_LABELS", "OPTIMIZERS"]

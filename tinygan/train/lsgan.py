@@ -1,0 +1,49 @@
+"""LSGAN: Mao et al. 2017, least-squares objectives (eq. 2) in Algorithm 1's loop.
+
+    min_D  V(D) = 1/2 E_x[(D(x) - b)^2] + 1/2 E_z[(D(G(z)) - a)^2]
+    min_G  V(G) = 1/2 E_z[(D(G(z)) - c)^2]
+
+with D's output s used as it is (a linear output layer, no sigmoid). The paper has no
+algorithm box of its own: training alternates one D update and one G update (k = 1), as
+in Goodfellow et al.'s Alg. 1 (see ``gan.py`` for its lines), with Adam lr 2e-4,
+beta1 0.5. Defaults a = 0, b = 1, c = 1 (eq. 9: G wants D to take fakes for real);
+a = -1, b = 1, c = 0 is the Pearson chi^2 choice (eq. 8).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import losses
+from ..backend import get_array_module
+from .base import _scalar
+from .gan import GAN
+
+
+class LSGAN(GAN):
+    """GAN's loop with Mao et al.'s least-squares losses. Statistics: d_loss, g_loss,
+    d_real = mean s(x), d_fake = mean s(G(z)) (raw scores: targets b = 1, a = 0)."""
+
+    loss_name = "lsgan"
+
+    def __init__(self, G, D, opt_G, opt_D, k=1, a=0.0, b=1.0, c=1.0, **kwargs):
+        for name, v in (("a", a), ("b", b), ("c", c)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"LSGAN: target {name} must be a finite number, got {v!r}")
+        if a == b:
+            raise ValueError(f"LSGAN: the fake and real targets must differ, got a = b = {a}")
+        self.a, self.b, self.c = float(a), float(b), float(c)
+        super().__init__(G, D, opt_G, opt_D, k=k, **kwargs)
+        self.config.pop("generator_loss")      # LSGAN's own generator loss, eq. 2
+        self.config.update(a=self.a, b=self.b, c=self.c)
+
+    def discriminator_loss(self, s_real, s_fake):
+        """1/2 mean (s_real - b)^2 + 1/2 mean (s_fake - a)^2  (eq. 2, D)."""
+        return losses.least_squares_discriminator(s_real, s_fake, a=self.a, b=self.b)
+
+    def generator_loss(self, s_fake):
+        """1/2 mean (s_fake - c)^2  (eq. 2, G)."""
+        return losses.least_squares_generator(s_fake, c=self.c)
+
+    def _score_stats(self, s_real, s_fake):
+        xp = get_array_module(s_real)
+        return {"d_real": _scalar(xp.mean(s_real)), "d_fake": _scalar(xp.mean(s_fake))}
