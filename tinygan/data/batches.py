@@ -19,13 +19,6 @@ from ..backend import get_array_module
 __all__ = ["Minibatches", "one_hot"]
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """One 64-bit seed per (seed, epoch), mixed on the host by NumPy's SeedSequence
-    (no device work; the same integer on every backend)."""
-    state = numpy.random.SeedSequence([seed, epoch]).generate_state(2, dtype=numpy.uint32)
-    return int(state[0]) << 32 | int(state[1])
-
-
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -85,7 +78,8 @@ class Minibatches:
         seeded by (seed, epoch). float64 keys make ties (which would bias the order)
         practically impossible; they are drawn once per epoch, not per step."""
         xp = get_array_module(self.x)
-        rng = xp.random.default_rng(_epoch_seed(self.seed, epoch))
+        # SeedSequence mixes (seed, epoch) on the host; NumPy and CuPy both accept it.
+        rng = xp.random.default_rng(numpy.random.SeedSequence([self.seed, epoch]))
         keys = rng.random(self.n, dtype=xp.float64)
         return xp.argsort(keys)
 
