@@ -88,7 +88,7 @@ def save(path, arrays, meta) -> str:
     host[META_KEY] = _meta_array(meta)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, host)
@@ -140,12 +140,12 @@ def load(path):
         npz = np.load(path, allow_pickle=False)  # never unpickles: refuses pickled data
         with npz:
             arrays = {key: npz[key] for key in npz.files}  # reads (and CRC-checks) every member
-    except CheckpointError:
-        raise
     except errors as err:
-        raise CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled ({type(err).__name__}: {err})") from err
+        raise CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled "
+                              f"({type(err).__name__}: {err})") from err
     if META_KEY not in arrays:
-        raise CheckpointError(f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
+        raise CheckpointError(
+            f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
     raw = arrays.pop(META_KEY)
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))

@@ -161,7 +161,7 @@ def _fetch(url: str, dest: str) -> None:
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
         total = response.headers.get("Content-Length")
         with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                  desc=os.path.basename(dest).split(".part")[0].lstrip("."), leave=False) as bar:
+                  desc=url.rsplit("/", 1)[-1], leave=False) as bar:
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -281,14 +281,16 @@ def _load_split_uint8(split: str, data_dir, download: bool):
     if key in _parsed:
         return _parsed[key]
     arrays = []
-    for path, name, kind in ((image_path, image_name, "images"), (label_path, label_name, "labels")):
+    for path, name, kind in ((image_path, image_name, "images"),
+                             (label_path, label_name, "labels")):
         raw = _gunzip(path)
         array = _parse_idx(raw, path, kind)  # format errors first: they say more
         _verify(path, name, raw)
         arrays.append(array)
     images, labels = arrays
     if images.shape[1:] != (_ROWS, _COLS):
-        raise MNISTFormatError(f"{image_path}: images of {images.shape[1:]} pixels, expected (28, 28)")
+        raise MNISTFormatError(
+            f"{image_path}: images of {images.shape[1:]} pixels, expected (28, 28)")
     if images.shape[0] != labels.shape[0]:
         raise MNISTFormatError(
             f"{image_path} holds {images.shape[0]} images but {label_path} holds "
