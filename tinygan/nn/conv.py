@@ -4,10 +4,10 @@ Derivations: docs/derivations.md, "Convolution as im2col and a matrix product" a
 
 Shape vocabulary: x (N, C, H, W), kernel KH = KW = k, stride s, padding p,
 H' = (H + 2p - KH) // s + 1, W' = (W + 2p - KW) // s + 1, F output channels.
-``cols = im2col(x)`` is the (C KH KW, N H' W') matrix of every receptive field, and
+``cols = im2col(x)`` is the (C KH KW, H' W' N) matrix of every receptive field, and
 ``W_mat`` is W reshaped to a matrix. A convolution is then
 
-    Y = W_mat cols                  (F, C KH KW) @ (C KH KW, N H' W') -> (F, N H' W')
+    Y = W_mat cols                  (F, C KH KW) @ (C KH KW, H' W' N) -> (F, H' W' N)
 
 and every gradient is one more matrix product plus a data movement. ConvTranspose2d is the
 adjoint map (its forward is Conv2d's input gradient and vice versa), built from the very
@@ -95,7 +95,7 @@ class _Conv(AffineLayer):
         self._check_dtype(x, self.params["W"])
 
     def _im2col(self, a):
-        """(N, C, H, W) -> (C k k, N H' W') with this layer's k, s, p."""
+        """(N, C, H, W) -> (C k k, H' W' N) with this layer's k, s, p."""
         return im2col(a, self.k, self.k, self.stride, self.padding)
 
     def _add_bias(self, y):
@@ -118,7 +118,7 @@ class Conv2d(_Conv):
         y[n,f,h,w] = b[f] + sum_{c,i,j} W[f,c,i,j] x_pad[n, c, s h + i, s w + j]
         Y          = W_mat cols,    W_mat = W.reshape(F, C KH KW),  cols = im2col(x)
 
-    Gradients, with dY = dy as an (F, N H' W') matrix:
+    Gradients, with dY = dy as an (F, H' W' N) matrix (im2col's column order):
 
         dL/dW = (dY cols^T).reshape(F, C, KH, KW)
         dL/db = sum_{n,h,w} dy[n, f, h, w]
@@ -184,12 +184,12 @@ class ConvTranspose2d(_Conv):
     (A Conv2d(C_out, C_in, k, s, p) maps (H_out, W_out) back to (H, W); output_padding,
     0 <= op < s, picks among the H_out that do so.)
 
-    Forward, with X = x as a (C_in, N H W) matrix and W_mat = W.reshape(C_in, C_out KH KW):
+    Forward, with X = x as a (C_in, H W N) matrix and W_mat = W.reshape(C_in, C_out KH KW):
 
         y[n, o, s h + i - p, s w + j - p] += sum_c W[c, o, i, j] x[n, c, h, w]   (+ b[o])
         y = col2im(W_mat^T X)                   i.e. Conv2d's input gradient
 
-    Gradients, with dcols = im2col(dy) of shape (C_out KH KW, N H W):
+    Gradients, with dcols = im2col(dy) of shape (C_out KH KW, H W N):
 
         dL/dx = W_mat dcols (as NCHW)           i.e. Conv2d's forward
         dL/dW = (X dcols^T).reshape(C_in, C_out, KH, KW)
