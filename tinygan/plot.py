@@ -28,7 +28,7 @@ __all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_pr
 # Statistics whose name contains one of these go on the "losses" panel of the curves;
 # everything else (D(x), D(G(z)), the Wasserstein estimate, gradient norms) goes on a
 # second panel, because their scales differ from the losses'.
-_LOSS_MARKERS = ("loss", "penalty")
+_LOSS_MARKERS = ("loss", "penalty", "gp")
 # History keys that are x coordinates or bookkeeping, never plotted as curves.
 _X_KEYS = ("iteration", "g_step", "d_step", "epoch", "step")
 
@@ -133,7 +133,7 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration", title: str |
     step, as :func:`tinygan.loop.fit` records them). The x axis is ``history[x_key]``
     (iterations, i.e. discriminator/critic updates, by default; pass ``"g_step"`` for
     generator steps) or the entry index when that key is absent. Losses (names with
-    "loss" or "penalty") share the first panel; the other statistics (D(x), D(G(z)),
+    "loss", "penalty" or "gp") share the first panel; the other statistics (D(x), D(G(z)),
     the Wasserstein estimate, gradient norms) the second, since their scales differ.
     Non-finite values show as gaps. Returns the path written.
     """

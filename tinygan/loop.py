@@ -1,0 +1,318 @@
+"""The epoch loop around a trainer: progress bar, pictures, checkpoints, resume.
+
+:func:`fit` runs ``trainer.step`` over the minibatches for some epochs. The trainer
+owns the algorithm (one discriminator/critic update per call, a generator update every
+k-th / n_critic-th call, :mod:`tinygan.train`); this module owns everything around it:
+
+* a tqdm progress bar per epoch whose postfix shows the latest statistics. Every
+  ``log_every`` iterations (and at the last batch of each epoch) the 0-d device arrays
+  returned by ``trainer.step`` are converted to Python floats: these conversions are
+  the only host-device syncs of the loop, and the floats go into the history;
+* divergence: a NaN or infinity in a logged statistic stops training with
+  :class:`TrainingDiverged`, naming the iteration and the statistic. Checkpoints are
+  only written at epoch ends after a finite check, so the last good checkpoint is left
+  untouched, byte for byte;
+* at each epoch end: a grid of samples from a fixed noise batch (conditional models:
+  one row per class) ``samples_epoch_{e:03d}.png``, the curves ``losses.png``, and an
+  atomic checkpoint ``checkpoint.npz`` (trainer state, data-loader position, history,
+  the fixed noise, the epoch) through :mod:`tinygan.checkpoint`, no pickle;
+* resume: ``fit(..., resume=True)`` reloads that checkpoint and continues with the next
+  epoch. Since the trainer restores its generator states and counters and the loader
+  its position, the resumed run is bit-identical (on NumPy) to an uninterrupted one.
+
+:func:`save_samples` writes generated samples as a float32 ``.npy`` for evaluation.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from typing import Callable, NamedTuple
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import backend, checkpoint, plot
+from .backend import get_array_module, to_numpy
+
+__all__ = ["fit", "FitResult", "TrainingDiverged", "save_samples", "fixed_inputs",
+           "CHECKPOINT_NAME", "LOSSES_NAME", "grid_name"]
+
+CHECKPOINT_NAME = "checkpoint.npz"
+LOSSES_NAME = "losses.png"
+_FORMAT = "tinygan.loop/1"
+# History columns that are x coordinates rather than statistics of the step.
+_X_COLUMNS = ("iteration", "g_step")
+
+
+def grid_name(epoch: int) -> str:
+    """File name of the sample grid written after ``epoch`` (1-based) epochs."""
+    return f"samples_epoch_{epoch:03d}.png"
+
+
+class TrainingDiverged(RuntimeError):
+    """A logged statistic became NaN or infinite; training stopped.
+
+    Attributes: ``step`` (the iteration, i.e. ``trainer.step`` calls, at which it was
+    seen), ``name`` (the statistic), ``value`` (the float), ``epoch`` (1-based epoch in
+    progress), ``checkpoint_path`` (the last good checkpoint, untouched, or None).
+    """
+
+    def __init__(self, step: int, name: str, value: float, epoch: int | None = None,
+                 checkpoint_path: str | None = None, log_every: int | None = None):
+        self.step, self.name, self.value = step, name, value
+        self.epoch, self.checkpoint_path = epoch, checkpoint_path
+        where = f"iteration {step}" + (f" (epoch {epoch})" if epoch is not None else "")
+        checked = (f"; statistics are checked every {log_every} iterations, so it may have "
+                   f"started up to {log_every - 1} iterations earlier" if log_every and log_every > 1 else "")
+        if checkpoint_path and os.path.exists(checkpoint_path):
+            kept = f"the last good checkpoint {checkpoint_path} is left untouched"
+        else:
+            kept = "no checkpoint had been written yet"
+        super().__init__(
+            f"training diverged at {where}: statistic {name!r} = {value}{checked}; {kept}. "
+            "Try a smaller learning rate (--lr) or a different loss."
+        )
+
+
+class FitResult(NamedTuple):
+    """What :func:`fit` returns."""
+
+    history: dict            # {name: [float, ...]}, one entry per logged iteration
+    epochs_done: int         # epochs completed in total (including resumed ones)
+    epoch_times: list        # wall seconds of each epoch run by this call
+    checkpoint_path: str     # the checkpoint written at the last epoch end
+
+
+# -- fixed inputs for the sample grids -------------------------------------------
+def fixed_inputs(trainer, n: int = 100, seed: int = 0):
+    """The noise (and labels) behind every epoch's grid: ``(z, y)`` device arrays.
+
+    Conditional trainers get ``n_classes`` rows of ``n // n_classes`` samples each, row
+    i showing class i (``y`` int64 labels, ``y = [0]*k + [1]*k + ...``); otherwise ``y``
+    is None. z comes from ``trainer.sample_noise`` with its own generator seeded by
+    ``seed`` (never the training generator, so drawing it does not change the run); it
+    is stored in the checkpoint, so every grid, also after a resume, shows the same z.
+    """
+    xp = backend.get_backend()
+    rng = backend.make_rng(seed)
+    if getattr(trainer, "conditional", False):
+        k = trainer.n_classes
+        per_class = max(1, n // k)
+        y = xp.repeat(xp.arange(k, dtype=xp.int64), per_class)
+        return trainer.sample_noise(k * per_class, rng=rng), y
+    return trainer.sample_noise(n, rng=rng), None
+
+
+def _grid_nrow(trainer, n_grid: int) -> int:
+    if getattr(trainer, "conditional", False):
+        return max(1, n_grid // trainer.n_classes)
+    return min(10, n_grid)
+
+
+# -- statistics --------------------------------------------------------------------
+def _to_floats(stats: dict) -> dict:
+    """0-d device arrays -> Python floats: the loop's only host syncs (one per statistic)."""
+    return {k: float(v) for k, v in stats.items()}
+
+
+def _append(history: dict, row: dict) -> None:
+    """Append one logged row; columns that appear late are padded with NaN in front
+    and columns missing from this row get NaN, so every list keeps the same length."""
+    n = len(history.get("iteration", []))
+    for k in row:
+        if k not in history:
+            history[k] = [math.nan] * n
+    for k in history:
+        history[k].append(row.get(k, math.nan))
+
+
+def _check_finite(row: dict, iteration: int, epoch: int, ckpt: str, log_every: int) -> None:
+    for k, v in row.items():
+        if k not in _X_COLUMNS and not math.isfinite(v):
+            raise TrainingDiverged(iteration, k, v, epoch, ckpt, log_every)
+
+
+def _nonfinite_parameter(state: dict):
+    """Name of the first parameter/buffer holding a NaN or inf, or None. One device
+    reduction per array and a single host sync for all of them."""
+    names, flags = [], []
+    for k, a in state.items():
+        if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
+            names.append(k)
+            flags.append(get_array_module(a).isfinite(a).all())
+    if not names:
+        return None
+    ok = to_numpy(get_array_module(flags[0]).stack(flags))
+    bad = np.flatnonzero(~ok)
+    return names[bad[0]] if bad.size else None
+
+
+def _postfix(row: dict) -> dict:
+    return {k: f"{v:.4g}" for k, v in row.items() if k not in _X_COLUMNS}
+
+
+# -- checkpoint ------------------------------------------------------------------
+def _save_checkpoint(path, trainer, batches, history, epoch, iteration, fixed_z, fixed_y) -> None:
+    arrays = {"trainer." + k: v for k, v in trainer.state_dict().items()}
+    arrays.update({"history." + k: np.asarray(v, dtype=np.float64) for k, v in history.items()})
+    arrays["loop.fixed_z"] = fixed_z
+    if fixed_y is not None:
+        arrays["loop.fixed_y"] = fixed_y
+    meta = {"format": _FORMAT, "epoch": epoch, "iteration": iteration,
+            "history_columns": list(history), "trainer": trainer.meta(),
+            "batches": batches.state_dict()}
+    checkpoint.save(path, arrays, meta)
+
+
+def _load_checkpoint(path, trainer, batches):
+    """Restore trainer and loader from ``path``; returns (history, epoch, iteration, z, y)."""
+    arrays, meta = checkpoint.load(path)
+    if meta.get("format") != _FORMAT:
+        raise checkpoint.CheckpointError(
+            f"{path}: not a tinygan.loop checkpoint (format {meta.get('format')!r}, expected {_FORMAT!r})")
+    trainer.load_state_dict(
+        {k[len("trainer."):]: v for k, v in arrays.items() if k.startswith("trainer.")},
+        meta["trainer"])
+    batches.load_state_dict(meta["batches"])
+    history = {k: [float(v) for v in arrays["history." + k]] for k in meta["history_columns"]}
+    xp = backend.get_backend()
+    fixed_z = xp.asarray(arrays["loop.fixed_z"])
+    fixed_y = xp.asarray(arrays["loop.fixed_y"]) if "loop.fixed_y" in arrays else None
+    return history, int(meta["epoch"]), int(meta["iteration"]), fixed_z, fixed_y
+
+
+# -- the loop --------------------------------------------------------------------
+def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: bool = False,
+        checkpoint_path=None, n_grid: int = 100, fixed_noise=None,
+        on_epoch_end: Callable | None = None, progress: bool = True,
+        log: Callable[[str], None] | None = print) -> FitResult:
+    """Train ``trainer`` on ``batches`` until ``epochs`` epochs are done in total.
+
+    trainer:     a :mod:`tinygan.train` trainer (``step``, ``sample``, ``sample_noise``,
+                 ``state_dict``/``meta``/``load_state_dict``, ``g_steps``).
+    batches:     a :class:`tinygan.data.Minibatches`; labels are passed to
+                 ``trainer.step`` when the trainer is conditional.
+    epochs:      total epochs (a resumed run continues from the checkpoint's epoch).
+    out_dir:     folder for ``samples_epoch_{e:03d}.png``, ``losses.png`` and
+                 ``checkpoint.npz`` (or ``checkpoint_path``).
+    log_every:   iterations between logged statistics (host syncs, NaN checks,
+                 progress-bar updates); the last batch of every epoch is always logged.
+    resume:      continue from the checkpoint (FileNotFoundError when there is none).
+    n_grid:      samples in each grid (conditional: rounded to rows of n_classes).
+    fixed_noise: ``(z, y)`` for the grids (default: :func:`fixed_inputs`).
+    on_epoch_end: ``callback(epoch, trainer, history)`` after each epoch's files are
+                 written (``epoch`` 1-based).
+    log:         where the one-line epoch summaries go (None: silent).
+
+    Returns a :class:`FitResult`. Raises :class:`TrainingDiverged` on NaN/inf.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
+        raise ValueError(f"log_every must be an int >= 1, got {log_every!r}")
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    ckpt = os.fspath(checkpoint_path) if checkpoint_path else os.path.join(out_dir, CHECKPOINT_NAME)
+    conditional = bool(getattr(trainer, "conditional", False))
+    if conditional and batches.y is None:
+        raise ValueError("the trainer is conditional but the minibatches carry no labels (y=None)")
+    say = log or (lambda _msg: None)
+
+    if resume:
+        history, epoch, iteration, fixed_z, fixed_y = _load_checkpoint(ckpt, trainer, batches)
+        say(f"resumed from {ckpt} after epoch {epoch} (iteration {iteration})")
+    else:
+        history, epoch, iteration = {}, 0, 0
+        fixed_z, fixed_y = fixed_noise if fixed_noise is not None else fixed_inputs(trainer, n_grid)
+    nrow = _grid_nrow(trainer, int(fixed_z.shape[0]))
+    if batches.epochs_done != epoch:
+        raise ValueError(
+            f"the minibatches have served {batches.epochs_done} epochs but training is at epoch "
+            f"{epoch}; pass a fresh Minibatches (or resume=True with its checkpoint)")
+
+    n_batches, epoch_times = len(batches), []
+    while epoch < epochs:
+        t0 = time.perf_counter()
+        latest = {}  # the most recent 0-d array of each statistic (no sync to keep them)
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
+                   file=sys.stderr, leave=True, dynamic_ncols=True, mininterval=0.5)
+        try:
+            for b, (xb, yb) in enumerate(batches.epoch()):
+                stats = trainer.step(xb, yb if conditional else None)
+                latest.update(stats)
+                iteration += 1
+                bar.update(1)
+                if iteration % log_every == 0 or b + 1 == n_batches:
+                    row = {"iteration": float(iteration),
+                           "g_step": float(getattr(trainer, "g_steps", math.nan))}
+                    row.update(_to_floats(latest))
+                    _check_finite(row, iteration, epoch + 1, ckpt, log_every)
+                    _append(history, row)
+                    bar.set_postfix(_postfix(row), refresh=False)
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - t0
+        epoch += 1
+
+        bad = _nonfinite_parameter(trainer.state_dict())
+        if bad is not None:
+            raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt)
+        plot.save_sample_grid(trainer.sample(z=fixed_z, y=fixed_y), os.path.join(out_dir, grid_name(epoch)),
+                              nrow=nrow)
+        plot.save_loss_curves(history, os.path.join(out_dir, LOSSES_NAME))
+        _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration, fixed_z, fixed_y)
+        epoch_times.append(seconds)
+        last = {k: v[-1] for k, v in history.items() if k not in _X_COLUMNS}
+        say(f"epoch {epoch}/{epochs}: {seconds:.1f} s, "
+            + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, trainer, history)
+    return FitResult(history, epoch, epoch_times, ckpt)
+
+
+# -- samples for evaluation ---------------------------------------------------------
+def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> str:
+    """Generate ``n`` samples and write them as a float32 (n, 784) ``.npy`` in [-1, 1].
+
+    Generation runs in batches of ``batch_size`` (bounded memory, one host copy per
+    batch). Conditional trainers get ``labels`` (default: balanced, ``i mod n_classes``).
+    The file is written atomically (temporary file, then ``os.replace``). Returns ``path``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    conditional = bool(getattr(trainer, "conditional", False))
+    if conditional and labels is None:
+        labels = np.arange(n, dtype=np.int64) % trainer.n_classes
+    if labels is not None:
+        labels = to_numpy(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    out = None
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        y = None if labels is None else backend.asarray(labels[start:start + m])
+        x = to_numpy(trainer.sample(n=m, y=y))
+        x = x.reshape(m, -1)
+        if out is None:
+            out = np.empty((n, x.shape[1]), dtype=np.float32)
+        out[start:start + m] = x
+    if not np.isfinite(out).all():
+        raise ValueError("the generator produced NaN or infinite samples; not writing them")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, out, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
