@@ -92,7 +92,9 @@ def test_conv_transpose_is_adjoint_of_conv(xp, rng, stride, padding):
     h_small, w_small = 4, 3
     h, w = convt.output_size(h_small, w_small)
     assert conv.output_size(h, w) == (h_small, w_small)
-    convt.params["W"][...] = conv.params["W"] = rng.standard_normal(conv.params["W"].shape)
+    W = rng.standard_normal(conv.params["W"].shape)  # (3, 2, 3, 3): (F, C) = (C_in, C_out)
+    conv.params["W"][...] = W
+    convt.params["W"][...] = W
     x = rng.standard_normal((2, 2, h, w))
     y = rng.standard_normal((2, 3, h_small, w_small))
     lhs = float(xp.sum(conv.forward(x) * y))
