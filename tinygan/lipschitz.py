@@ -96,6 +96,8 @@ def _scores(critic, x):
         raise ValueError(
             f"expected a batch of critic inputs (m, ...) with a feature axis, got shape "
             f"{tuple(x.shape)}")
+    if x.shape[0] < 1:
+        raise ValueError(f"expected a non-empty batch of critic inputs, got shape {tuple(x.shape)}")
     check_float_dtype(x.dtype, "critic input")
     s = critic.forward(x)
     if s.shape[0] != x.shape[0] or s.size != x.shape[0]:
