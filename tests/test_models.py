@@ -180,7 +180,8 @@ def test_dcgan_initialisation(xp):
 @pytest.mark.parametrize("n_classes", [0, 2])
 def test_wgangp_conv_critic(xp, rng, n_classes):
     C = models.wgangp_conv_critic(n_classes=n_classes, width=2)
-    assert [layer.params["W"].shape[2] for layer in C.layers if isinstance(layer, nn.Conv2d)] == [5, 5, 5]
+    convs = [layer for layer in C.layers if isinstance(layer, nn.Conv2d)]
+    assert [layer.params["W"].shape[2] for layer in convs] == [5, 5, 5]
     assert C.supports_jvp
     x = rng.standard_normal((2, 1 + n_classes, 28, 28), dtype=xp.float32)
     assert C(x).shape == (2, 1)

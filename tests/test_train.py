@@ -109,7 +109,8 @@ def test_critic_estimate_increases(xp, loss):
     for _ in range(40):
         history.append(float(t.step(x)["wasserstein"]))
         if loss == "wgan":
-            assert max(float(xp.abs(p).max()) for p, _ in t.D.parameters()) <= float(numpy.float32(0.05))
+            largest = max(float(xp.abs(p).max()) for p, _ in t.D.parameters())
+            assert largest <= float(numpy.float32(0.05))
     assert numpy.mean(history[-5:]) > numpy.mean(history[:5]) + 1e-3
 
 
@@ -201,7 +202,8 @@ def test_gradient_penalty_gradient_is_added(xp):
     # their penalty gradient is 0; the weights' is not)
     assert all(float(xp.abs(layer.grads["W"]).max()) > 0 for layer in (D[0], D[2]))
     for g10, g0, (_, g_pen) in zip(grads[10.0], grads[0.0], D.parameters()):
-        assert float(xp.abs((g10 - g0) - g_pen).max()) <= 1e-5 * max(float(xp.abs(g_pen).max()), 1e-3)
+        scale = max(float(xp.abs(g_pen).max()), 1e-3)
+        assert float(xp.abs((g10 - g0) - g_pen).max()) <= 1e-5 * scale
 
 
 @pytest.mark.parametrize("scale", [0.05, 5.0])
@@ -308,7 +310,8 @@ def test_conditional_generator_learns_class_dependent_output(xp):
     rng = xp.random.default_rng(0)
     for _ in range(150):
         y = rng.integers(0, 2, size=32)
-        x = (2 * y[:, None] - 1).astype(xp.float32) + 0.1 * rng.standard_normal((32, 2), dtype=xp.float32)
+        centres = (2 * y[:, None] - 1).astype(xp.float32)
+        x = centres + 0.1 * rng.standard_normal((32, 2), dtype=xp.float32)
         t.step(x, y)
     z = t.sample_noise(200)
     mean0 = float(t.sample(z=z, y=xp.zeros(200, dtype=xp.int64)).mean())
@@ -397,7 +400,8 @@ def test_resume_from_checkpoint_is_exact(xp, tmp_path, loss):
     assert (b.g_steps, b.d_steps) == (a.g_steps, a.d_steps)
     assert same(xp, snapshot(a.G), snapshot(b.G)) and same(xp, snapshot(a.D), snapshot(b.D))
     if xp.__name__ != "numpy":
-        pytest.skip("CuPy generators cannot export their state: resume is deterministic, not identical")
+        pytest.skip("CuPy generators cannot export their state: resume is deterministic, "
+                    "not identical")
     for _ in range(4):
         sa, sb = a.step(x), b.step(x)
         assert {k: float(v) for k, v in sa.items()} == {k: float(v) for k, v in sb.items()}
@@ -438,6 +442,9 @@ def test_paper_default_optimisers(xp):
     assert isinstance(t.opt_D, optim.Adam) and t.opt_D.lr == 2e-4 and t.opt_D.betas == (0.5, 0.999)
     t = tiny(xp, "gan", optimizer="sgd")
     assert isinstance(t.opt_D, optim.SGD) and t.opt_D.lr == 0.1 and t.opt_D.momentum == 0.5
+    t = tiny(xp, "wgan", optimizer="adam", lr=3e-4)
+    assert isinstance(t.opt_G, optim.Adam) and t.opt_G.lr == 3e-4 and t.opt_G.betas == (0.5, 0.999)
+    assert tiny(xp, "wgan-gp", eps=1e-6).opt_D.eps == 1e-6
     t = tiny(xp, "lsgan", lr_G=1e-3)
     assert (t.opt_G.lr, t.opt_D.lr) == (1e-3, 2e-4) and (t.a, t.b, t.c) == (0.0, 1.0, 1.0)
     assert tiny(xp, "gan").generator_loss_name == "minimax"
@@ -455,6 +462,8 @@ def test_paper_default_optimisers(xp):
     ("gan", {"fake_labels": "random"}, "fake_labels"),
     ("gan", {"clip": 0.01}, "clip"),                 # an option of another algorithm
     ("gan", {"optimizer": "adagrad"}, "optimizer"),
+    ("wgan", {"betas": (0.5, 0.9)}, "betas"),        # RMSProp has no betas
+    ("gan", {"optimizer": "sgd", "betas": (0.5, 0.9)}, "betas"),
     ("lsgan", {"a": 1.0, "b": 1.0}, "targets"),
 ])
 def test_bad_hyperparameters(xp, loss, overrides, match):

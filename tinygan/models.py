@@ -55,7 +55,8 @@ def join_label(x, y_onehot):
         m, _, h, w = x.shape
         maps = xp.broadcast_to(y[:, :, None, None], (m, y.shape[1], h, w))
         return xp.concatenate([x, maps], axis=1)
-    raise ValueError(f"join_label: expected x of shape (m, d) or (m, C, H, W), got {tuple(x.shape)}")
+    raise ValueError("join_label: expected x of shape (m, d) or (m, C, H, W), "
+                     f"got {tuple(x.shape)}")
 
 
 def split_input_grad(dx, d: int):
@@ -98,8 +99,8 @@ def _check_sizes(where, **sizes):
         values = value if isinstance(value, tuple) else (value,)
         smallest = 0 if name == "n_classes" else 1
         if len(values) == 0 or any(int(v) != v or v < smallest for v in values):
-            raise ValueError(f"{where}: {name} must be {'a non-empty tuple of ' if isinstance(value, tuple) else ''}"
-                             f"int(s) >= {smallest}, got {value!r}")
+            what = "a non-empty tuple of ints" if isinstance(value, tuple) else "an int"
+            raise ValueError(f"{where}: {name} must be {what} >= {smallest}, got {value!r}")
 
 
 def _mlp(sizes, activation, out_layer, rng, dtype):
@@ -109,7 +110,8 @@ def _mlp(sizes, activation, out_layer, rng, dtype):
     hidden_init = "glorot" if activation == "tanh" else "he"
     layers = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(n_in, n_out, init=hidden_init, rng=rng, dtype=dtype), _activation(activation)]
+        layers += [nn.Linear(n_in, n_out, init=hidden_init, rng=rng, dtype=dtype),
+                   _activation(activation)]
     layers.append(nn.Linear(sizes[-2], sizes[-1], init="glorot", rng=rng, dtype=dtype))
     if out_layer is not None:
         layers.append(out_layer)
@@ -124,7 +126,8 @@ def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 
     Input (m, noise_dim + n_classes), output (m, out_dim) in (-1, 1) like the data.
     """
     hidden = tuple(hidden)
-    _check_sizes("mlp_generator", noise_dim=noise_dim, hidden=hidden, out_dim=out_dim, n_classes=n_classes)
+    _check_sizes("mlp_generator", noise_dim=noise_dim, hidden=hidden, out_dim=out_dim,
+                 n_classes=n_classes)
     sizes = (noise_dim + n_classes,) + hidden + (out_dim,)
     return _mlp(sizes, activation, nn.Tanh(), rng, dtype)
 

@@ -37,13 +37,14 @@ DEFAULTS = {
     # Gulrajani et al. 2017, Alg. 1: lambda 10, n_critic 5, Adam 1e-4, (0, 0.9)
     "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "n_critic": 5, "lam": 10.0,
                 "one_sided": False},
-    # Mao et al. 2017: a=0, b=1, c=1 (eq. 9), Adam 2e-4, beta1 0.5
+    # Mao et al. 2017: a=0, b=1, c=1 (eq. 9); Adam with beta1 0.5 as in DCGAN, DCGAN's lr
     "lsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1, "a": 0.0, "b": 1.0,
                 "c": 1.0},
 }
 SGD_DEFAULTS = {"lr": 0.1, "momentum": 0.5, "nesterov": False}   # Goodfellow's mnist.yaml
 RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
 ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
+OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}
 
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
            "noise", "fake_labels", "separate_batches")
@@ -75,7 +76,7 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
                          f"{sorted(allowed)}")
     settings = dict(DEFAULTS[loss])
     settings.update(overrides)
-    opt_G, opt_D = _optimizers(loss, G, D, lr, settings)
+    kind, (opt_G, opt_D) = _optimizers(loss, G, D, lr, overrides)
     common = dict(noise_dim=noise_dim, conditional=conditional, n_classes=n_classes, seed=seed,
                   noise=settings.get("noise", "normal"),
                   fake_labels=settings.get("fake_labels", "real"),
@@ -90,35 +91,44 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
         trainer = WGAN(G, D, opt_G, opt_D, **own, **common)
     else:
         trainer = WGANGP(G, D, opt_G, opt_D, **own, **common)
-    trainer.config["optimizer"] = {"kind": settings["optimizer"], "G": _hyper(opt_G),
+    trainer.config["optimizer"] = {"kind": kind, "G": _hyper(opt_G),
                                    "D": _hyper(opt_D)}
     return trainer
 
 
-def _optimizers(loss, G, D, lr, settings):
-    kind = settings["optimizer"]
+def _optimizers(loss, G, D, lr, overrides):
+    """opt_G, opt_D of the chosen kind. Hyperparameters: the overrides, else the paper's
+    (when the kind is the paper's optimiser), else that optimiser's own defaults."""
+    kind = overrides.get("optimizer", DEFAULTS[loss]["optimizer"])
     if kind not in OPTIMIZERS:
-        raise ValueError(f"make_trainer({loss!r}): unknown optimizer {kind!r}; expected one of {OPTIMIZERS}")
+        raise ValueError(f"make_trainer({loss!r}): unknown optimizer {kind!r}; "
+                         f"expected one of {OPTIMIZERS}")
+    defaults = dict(OPTIMIZER_DEFAULTS[kind])
     if kind == DEFAULTS[loss]["optimizer"]:
-        base_lr = settings["lr"]
-    else:     # switching optimiser: that optimiser's own default learning rate
-        base_lr = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}[kind]["lr"]
+        defaults.update({k: v for k, v in DEFAULTS[loss].items() if k in defaults})
+    foreign = sorted(k for k in ("betas", "momentum", "nesterov", "alpha", "eps")
+                     if k in overrides and k not in defaults)
+    if foreign:
+        raise ValueError(f"make_trainer({loss!r}): option(s) {foreign} do not apply to the "
+                         f"{kind!r} optimiser (its options: {sorted(defaults)})")
     if lr is not None:
-        base_lr = lr
-    lrs = (settings.get("lr_G", base_lr), settings.get("lr_D", base_lr))
+        defaults["lr"] = lr
+
+    def get(name):
+        return overrides.get(name, defaults[name])
+
     opts = []
-    for model, model_lr in zip((G, D), lrs):
+    for model, model_lr in ((G, overrides.get("lr_G", get("lr"))),
+                            (D, overrides.get("lr_D", get("lr")))):
         params = model.parameters()
         if kind == "adam":
-            opts.append(optim.Adam(params, lr=model_lr, betas=tuple(settings.get("betas", ADAM_DEFAULTS["betas"])),
-                                   eps=settings.get("eps", ADAM_DEFAULTS["eps"])))
+            opts.append(optim.Adam(params, lr=model_lr, betas=tuple(get("betas")), eps=get("eps")))
         elif kind == "rmsprop":
-            opts.append(optim.RMSProp(params, lr=model_lr, alpha=settings.get("alpha", RMSPROP_DEFAULTS["alpha"]),
-                                      eps=settings.get("eps", RMSPROP_DEFAULTS["eps"])))
+            opts.append(optim.RMSProp(params, lr=model_lr, alpha=get("alpha"), eps=get("eps")))
         else:
-            opts.append(optim.SGD(params, lr=model_lr, momentum=settings.get("momentum", SGD_DEFAULTS["momentum"]),
-                                  nesterov=settings.get("nesterov", SGD_DEFAULTS["nesterov"])))
-    return opts
+            opts.append(optim.SGD(params, lr=model_lr, momentum=get("momentum"),
+                                  nesterov=get("nesterov")))
+    return kind, opts
 
 
 def _hyper(opt):

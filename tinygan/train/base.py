@@ -13,6 +13,8 @@ fresh real minibatch for every D update, so one call consumes one real minibatch
 """
 from __future__ import annotations
 
+import math
+
 import numpy  # host-only: seeds and checkpoint metadata
 
 from ..backend import asarray, backend_name, get_array_module, make_rng
@@ -33,6 +35,16 @@ def check_int(value, name, low, where):
     if isinstance(value, bool) or int(value) != value or value < low:
         raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def check_real(value, name, where, low=0.0, strict=False):
+    """A finite Python number >= low (> low when strict), else a clear ValueError."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value) and (value > low if strict else value >= low))
+    if not ok:
+        raise ValueError(f"{where}: {name} must be a finite number {'>' if strict else '>='} "
+                         f"{low:g}, got {value!r}")
+    return float(value)
 
 
 def check_choice(value, name, choices, where):
@@ -72,7 +84,7 @@ class Trainer:
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.noise_dim = check_int(noise_dim, "noise_dim", 1, where)
         self.conditional = bool(conditional)
-        self.n_classes = check_int(n_classes, "n_classes", 1, where) if self.conditional else int(n_classes)
+        self.n_classes = check_int(n_classes, "n_classes", 1 if self.conditional else 0, where)
         self.seed = check_int(seed, "seed", 0, where)
         self.noise = check_choice(noise, "noise", NOISES, where)
         self.fake_labels = check_choice(fake_labels, "fake_labels", FAKE_LABELS, where)
@@ -172,7 +184,8 @@ class Trainer:
                 raise ValueError("sample: give n (number of samples) or z (n, noise_dim)")
             z = self.sample_noise(n, rng=self._sample_rng)
         elif z.ndim != 2 or z.shape[1] != self.noise_dim:
-            raise ValueError(f"sample: expected z of shape (n, {self.noise_dim}), got {tuple(z.shape)}")
+            raise ValueError(f"sample: expected z of shape (n, {self.noise_dim}), "
+                             f"got {tuple(z.shape)}")
         n = z.shape[0]
         if self.conditional:
             xp = get_array_module(z)
@@ -309,7 +322,8 @@ class Trainer:
         """
         optimizers = {}
         for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            optimizers[name] = {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape")}
+            optimizers[name] = {k: v for k, v in opt.state_dict().items()
+                                if not hasattr(v, "shape")}
         return {
             "format": META_FORMAT,
             "loss": self.loss_name,

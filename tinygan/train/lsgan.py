@@ -5,8 +5,9 @@
 
 with D's output s used as it is (a linear output layer, no sigmoid). The paper has no
 algorithm box of its own: training alternates one D update and one G update (k = 1), as
-in Goodfellow et al.'s Alg. 1 (see ``gan.py`` for its lines), with Adam lr 2e-4,
-beta1 0.5. Defaults a = 0, b = 1, c = 1 (eq. 9: G wants D to take fakes for real);
+in Goodfellow et al.'s Alg. 1 (see ``gan.py`` for its lines), with Adam, beta1 = 0.5
+as in DCGAN (the paper's learning rates vary by data set; the default is DCGAN's 2e-4).
+Targets a = 0, b = 1, c = 1 (eq. 9: G wants D to take fakes for real);
 a = -1, b = 1, c = 0 is the Pearson chi^2 choice (eq. 8).
 """
 from __future__ import annotations

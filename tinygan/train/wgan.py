@@ -30,10 +30,8 @@ critic loop short at the end of an epoch.
 """
 from __future__ import annotations
 
-import math
-
 from .. import lipschitz, losses
-from .base import Trainer, _scalar, check_int
+from .base import Trainer, _scalar, check_int, check_real
 
 WARMUP_G_STEPS = 25      # authors' code: gen_iterations < 25 ...
 WARMUP_EVERY = 500       # ... or gen_iterations % 500 == 0 ...
@@ -49,9 +47,7 @@ class WGAN(Trainer):
     def __init__(self, G, D, opt_G, opt_D, n_critic=5, clip=0.01, warmup=False, **kwargs):
         where = type(self).__name__
         self.n_critic = check_int(n_critic, "n_critic", 1, where)
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not math.isfinite(clip) or clip <= 0:
-            raise ValueError(f"{where}: the clipping bound clip (c) must be a finite number > 0, got {clip!r}")
-        self.clip = float(clip)
+        self.clip = check_real(clip, "the clipping bound clip (c)", where, low=0.0, strict=True)
         self.warmup = bool(warmup)
         super().__init__(G, D, opt_G, opt_D, **kwargs)
         self.config.update(n_critic=self.n_critic, clip=self.clip, warmup=self.warmup)

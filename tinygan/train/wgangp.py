@@ -5,7 +5,8 @@ The box (Require: lambda = 10, n_critic = 5, alpha = 1e-4, beta1 = 0, beta2 = 0.
     1  while theta has not converged do
     2      for t = 1, ..., n_critic do
     3          for i = 1, ..., m do
-    4              Sample real data x ~ P_r, latent variable z ~ p(z), a random number eps ~ U[0, 1].
+    4              Sample real data x ~ P_r, latent variable z ~ p(z),
+                   a random number eps ~ U[0, 1].
     5              x~ <- G_theta(z)
     6              x^ <- eps x + (1 - eps) x~
     7              L(i) <- D_w(x~) - D_w(x) + lambda (||grad_x^ D_w(x^)||_2 - 1)^2
@@ -30,10 +31,8 @@ carries the real label) and the norm runs over the data part only (``mask``).
 """
 from __future__ import annotations
 
-import math
-
 from .. import lipschitz, losses
-from .base import Trainer, _scalar, check_int
+from .base import Trainer, _scalar, check_int, check_real
 
 
 class WGANGP(Trainer):
@@ -46,8 +45,7 @@ class WGANGP(Trainer):
     def __init__(self, G, D, opt_G, opt_D, n_critic=5, lam=10.0, one_sided=False, **kwargs):
         where = type(self).__name__
         self.n_critic = check_int(n_critic, "n_critic", 1, where)
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
-            raise ValueError(f"{where}: the penalty weight lam must be a finite number >= 0, got {lam!r}")
+        lam = check_real(lam, "the penalty weight lam", where, low=0.0)
         if not D.supports_jvp:
             raise ValueError(
                 f"{where}: the critic contains a layer that mixes samples (BatchNorm); the "
