@@ -110,9 +110,9 @@ class Trainer:
         n_in = getattr(first, "n_in", None)
         if n_in is not None and n_in != want:
             raise ValueError(
-                f"{where}: G's first layer takes {n_in} inputs but noise_dim + n_classes = "
-                f"{want} (noise_dim={self.noise_dim}, conditional={self.conditional}, "
-                f"n_classes={self.n_classes})")
+                f"{where}: G's first layer takes {n_in} inputs but expected {want} = noise_dim"
+                f"{' + n_classes' if self.conditional else ''} (noise_dim={self.noise_dim}, "
+                f"conditional={self.conditional}, n_classes={self.n_classes})")
 
     def _sample_seed(self):
         return int(numpy.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
