@@ -208,12 +208,14 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
         raise ValueError(f"gradient_penalty: lam must be a finite number >= 0, got {lam!r}")
     _check_second_order(critic)
     xp = get_array_module(x_hat)
-    m = x_hat.shape[0] if x_hat.ndim else 0
+    if mask is not None:
+        mask = _as_mask(mask, x_hat, xp)
 
     # 1. g_i = grad_x f(x_hat_i), (m, ...)
     g = input_gradient(critic, x_hat)
+    m = g.shape[0]
     if mask is not None:
-        g = g * _as_mask(mask, x_hat, xp)   # only the masked components count in ||g||
+        g = g * mask                        # only the masked components count in ||g||
 
     # 2. ||g_i|| and the cotangent v_i = dP/dg_i
     norm = xp.sqrt(xp.sum((g * g).reshape(m, -1), axis=1))          # (m,)
