@@ -1,0 +1,132 @@
+"""The example scripts, run as a user would: subprocesses of the real CLIs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNIST_GAN = os.path.join(ROOT, "examples", "mnist_gan.py")
+TOY_2D = os.path.join(ROOT, "examples", "toy_2d.py")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(script, *args, env=None, timeout=300):
+    """Run an example; one BLAS thread, since on a small shared CPU (CI, 2 cores) BLAS
+    threads competing with other processes are several times slower than one."""
+    args = [*map(str, args)] + (["--threads", "1"] if "--help" not in args else [])
+    return subprocess.run([sys.executable, script, *args], capture_output=True,
+                          text=True, env=env or dict(os.environ), timeout=timeout, cwd=ROOT)
+
+
+def data_env(mnist_dir):
+    env = dict(os.environ)
+    env["TINYGAN_DATA"] = os.path.dirname(mnist_dir)
+    env["TINYGAN_BACKEND"] = "numpy"
+    return env
+
+
+def assert_png(path):
+    assert os.path.getsize(path) > 1000, path
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_SIGNATURE, path
+
+
+def test_mnist_gan_help():
+    r = run(MNIST_GAN, "--help")
+    assert r.returncode == 0, r.stderr
+    for option in ("--loss", "--arch", "--conditional", "--epochs", "--batch-size", "--lr",
+                   "--seed", "--backend", "--out", "--resume", "--data-dir", "--n-critic",
+                   "--limit", "--n-samples", "--log-every"):
+        assert option in r.stdout
+    assert "wgan-gp" in r.stdout and "dcgan" in r.stdout
+
+
+def test_mnist_gan_bad_arguments():
+    r = run(MNIST_GAN, "--epochs", "0")
+    assert r.returncode == 2 and "--epochs must be >= 1" in r.stderr
+    r = run(MNIST_GAN, "--loss", "vae")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_mnist_gan_missing_data_is_a_clear_error(tmp_path):
+    env = dict(os.environ)
+    env.pop("TINYGAN_DATA", None)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")   # no cached copy either
+    r = run(MNIST_GAN, "--data-dir", tmp_path / "empty", "--no-download", "--out", tmp_path / "out",
+            env=env)
+    assert r.returncode == 2
+    assert "MNIST" in r.stderr and "not found" in r.stderr and "TINYGAN_DATA" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
+    """A real (tiny) training run on real MNIST: 1,024 images, one epoch, then resume."""
+    out = tmp_path / "run"
+    env = data_env(mnist_dir)
+    r = run(MNIST_GAN, "--limit", 1024, "--epochs", 1, "--batch-size", 64, "--n-samples", 100,
+            "--log-every", 5, "--out", out, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "epoch 1/1" in r.stdout and "final (iteration 16" in r.stdout
+    for name in ("samples_epoch_001.png", "losses.png"):
+        assert_png(out / name)
+    assert os.path.getsize(out / "checkpoint.npz") > 1_000_000
+    s = numpy.load(out / "samples.npy", allow_pickle=False)
+    assert s.shape == (100, 784) and s.dtype == numpy.float32
+    assert -1 <= s.min() < s.max() <= 1
+    assert json.loads((out / "config.json").read_text())["limit"] == 1024
+
+    r = run(MNIST_GAN, "--limit", 1024, "--epochs", 2, "--n-samples", 10, "--out", out,
+            "--resume", "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout and "epoch 2/2" in r.stdout
+    assert_png(out / "samples_epoch_002.png")
+    assert numpy.load(out / "samples.npy").shape == (10, 784)
+
+    # resuming with other options is refused, naming the difference
+    r = run(MNIST_GAN, "--limit", 1024, "--epochs", 3, "--seed", 1, "--out", out, "--resume",
+            env=env)
+    assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_toy_2d_few_steps(tmp_path):
+    r = run(TOY_2D, "--steps", 10, "--snapshots", 2, "--batch-size", 64, "--width", 16,
+            "--algos", "nsgan,wgan-gp", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    for name in ("nsgan.png", "wgan-gp.png", "comparison.png"):
+        assert_png(tmp_path / name)
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["steps"] == 10 and set(res["results"]) == {"nsgan", "wgan-gp"}
+    for entry in res["results"].values():
+        assert entry["n_modes"] == 8 and 0 <= entry["modes_captured"] <= 8
+        assert 0.0 <= entry["high_quality_share"] <= 1.0
+    assert "modes" in r.stdout and "high quality" in r.stdout
+
+
+def test_toy_2d_bad_algo():
+    r = run(TOY_2D, "--algos", "gan,vae")
+    assert r.returncode == 2 and "vae" in r.stderr
+
+
+@pytest.mark.slow
+def test_mnist_gan_learns_digits(mnist_dir, tmp_path):
+    """The default MLP GAN for 3 epochs on all of MNIST (about 5 minutes on 2 cores):
+    samples must look like MNIST in simple statistics (mostly dark background, ink
+    where the digits' ink is, varied)."""
+    out = tmp_path / "run"
+    r = run(MNIST_GAN, "--epochs", 3, "--n-samples", 2000, "--out", out, "--no-progress",
+            env=data_env(mnist_dir), timeout=3600)
+    assert r.returncode == 0, r.stderr
+    s = numpy.load(out / "samples.npy")
+    from tinygan.data import load_mnist
+
+    x, _ = load_mnist("test", data_dir=mnist_dir)
+    # background: MNIST is ~80% pixels at -1; a generator of noise blobs is not
+    assert (s < -0.9).mean() > 0.6
+    # where the ink is: the mean sample matches the mean digit
+    corr = numpy.corrcoef(s.mean(axis=0), x.mean(axis=0))[0, 1]
+    assert corr > 0.9, corr
+    # no collapse onto one image: per-pixel spread comparable to the data's
+    assert s.std(axis=0).mean() > 0.5 * x.std(axis=0).mean()
