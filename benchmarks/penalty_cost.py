@@ -19,6 +19,8 @@ either): 5 per layer, 4 for the first. About (6 + 4.5) / 6 ~ 1.75x before elemen
 work and Adam (without the skips 13/6 ~ 2.2x).
 
     python benchmarks/penalty_cost.py --backend numpy --repeats 30
+    OPENBLAS_NUM_THREADS=1 python benchmarks/penalty_cost.py --repeats 40   # shared CPUs:
+        # one BLAS thread keeps other processes' load from dominating the figures
     python benchmarks/penalty_cost.py --backend cupy --repeats 200
 """
 from __future__ import annotations
