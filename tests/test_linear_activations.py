@@ -160,3 +160,24 @@ def test_state_dict_roundtrip(xp):
         assert bool(xp.all(pa == pb))
     with pytest.raises(ValueError, match="expected shape"):
         b.load_state_dict({**a.state_dict(), "0.W": xp.zeros((2, 2), dtype=xp.float32)})
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=ACT_IDS)
+def test_need_dx_false_adds_the_same_grads(xp, rng, make):
+    """backward(dy, need_dx=False) skips only the first layer's dL/dx, and
+    jvp_backward(None, .) treats None as an exact zero cotangent."""
+    model = _mlp(make, xp.float64)
+    x, x_dot = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    dy, dy_dot = rng.standard_normal((4, 1)), rng.standard_normal((4, 1))
+    results = []
+    for kwargs, seed in (({}, xp.zeros_like(dy)), ({"need_dx": False}, None)):
+        model.zero_grad()
+        model.forward(x)
+        dx = model.backward(dy, **kwargs)
+        model.jvp(x_dot)
+        pair = model.jvp_backward(seed, dy_dot, **kwargs)
+        results.append((dx, pair, [g.copy() for _, g in model.parameters()]))
+    (dx_full, _, grads_full), (dx_none, pair_none, grads_none) = results
+    assert dx_none is None and pair_none == (None, None) and dx_full.shape == x.shape
+    for a, b in zip(grads_full, grads_none):
+        assert rel_error(a, b) < 1e-12

@@ -16,7 +16,7 @@ import pytest
 from tinygan import nn
 from tinygan.backend import get_array_module
 from tinygan.gradcheck import assert_close, check_gradients, rel_error
-from tinygan.lipschitz import (GradientPenalty, _reverse_through_pair, clip_weights,
+from tinygan.lipschitz import (GradientPenalty, clip_weights,
                                gradient_penalty, input_gradient, interpolate)
 
 ACTIVATIONS = [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid, nn.Softplus]
@@ -205,20 +205,20 @@ def test_penalty_accumulates_into_existing_grads(xp, rng):
 
 
 class _LoggedLinear(nn.Linear):
-    """Overrides jvp_backward: the shortcut must then call the layer's own method."""
+    """Overrides jvp_backward: the zero-seed pass must still go through it."""
     calls = 0
 
-    def jvp_backward(self, dy, dy_dot):
+    def jvp_backward(self, dy, dy_dot, need_dx=True):
         type(self).calls += 1
-        return super().jvp_backward(dy, dy_dot)
+        return super().jvp_backward(dy, dy_dot, need_dx=need_dx)
 
 
 @pytest.mark.parametrize("make", ACTIVATIONS, ids=ACT_IDS)
 def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
-    """The penalty's reverse pass skips products known to be zero (dy = 0 above any
-    phi'' != 0) or unused (the first layer's dx, dx_dot); it must add exactly what
-    critic.jvp_backward(0, dy_dot) adds, also through nested Sequentials and a layer
-    with its own jvp_backward."""
+    """The penalty's reverse pass, jvp_backward(None, dy_dot, need_dx=False), skips
+    products known to be zero (dy = None above any phi'' != 0) or unused (the first
+    layer's dx, dx_dot); it must add exactly what jvp_backward(0, dy_dot) adds, also
+    through nested Sequentials and a layer with its own jvp_backward."""
     inner = nn.Sequential(nn.Linear(5, 6, rng=rng), make())
     critic = nn.Sequential(inner, _LoggedLinear(6, 4, rng=rng), make(),
                            nn.Reshape((2, 2)), nn.Flatten(), nn.Linear(4, 1, rng=rng))
@@ -229,7 +229,7 @@ def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
     x, v = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
     dy_dot = rng.standard_normal((6, 1))
     grads = []
-    for reverse in (_reverse_through_pair,
+    for reverse in (lambda c, d: c.jvp_backward(None, d, need_dx=False),
                     lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
         critic.zero_grad()
         critic.forward(x)
@@ -246,7 +246,7 @@ def test_reverse_pass_shortcut_equals_protocol_conv(xp, rng):
     x, v = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 6, 6))
     dy_dot = rng.standard_normal((2, 1))
     grads = []
-    for reverse in (_reverse_through_pair,
+    for reverse in (lambda c, d: c.jvp_backward(None, d, need_dx=False),
                     lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
         critic.zero_grad()
         critic.forward(x)

@@ -21,10 +21,7 @@ from typing import NamedTuple
 import numpy
 
 from .backend import check_float_dtype, default_rng, get_array_module
-from .nn.activations import LeakyReLU, ReLU
-from .nn.affine import AffineLayer
-from .nn.base import Layer, Sequential
-from .nn.shape import Flatten, Reshape
+from .nn.base import Layer
 
 __all__ = ["clip_weights", "interpolate", "input_gradient", "gradient_penalty",
            "GradientPenalty"]
@@ -187,11 +184,14 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
         1. s = f(x_hat); g = backward(ones, param_grads=False)      grads untouched
         2. v from g (elementwise, no host sync)
         3. s_dot = critic.jvp(v)            tangent pass: a_dot = x_dot W, y_dot = phi'(a) a_dot
-        4. critic.jvp_backward(0, ones)     reverse pass through (s, s_dot) of S = sum_i s_dot_i:
+        4. critic.jvp_backward(None, ones, need_dx=False)
+                                            reverse pass through (s, s_dot) of S = sum_i s_dot_i:
                                             adds dW += x^T dy + x_dot^T dy_dot per affine layer,
-                                            with the phi''(a) a_dot dy_dot terms of activations
-                                            (run by _reverse_through_pair, which skips the
-                                            products that are 0 or unused: same result)
+                                            with the phi''(a) a_dot dy_dot terms of activations;
+                                            dy = None is the exact zero seed (S has no s term),
+                                            so products with it are skipped until the first
+                                            phi'' != 0, and the first layer's dx, dx_dot (with
+                                            respect to the constants x_hat, v) are not formed
 
     Cost: matrix products per affine layer, in units of one m-row product: 1 + 1 + 1 + 4
     (forward, input gradient, tangent, reverse pass), of which the reverse pass skips
@@ -231,7 +231,7 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
 
     # 3.-4. dP/dtheta = grad_theta sum_i J_f(x_hat_i) v_i (caches still hold x_hat)
     s_dot = critic.jvp(v)
-    _reverse_through_pair(critic, xp.ones_like(s_dot))
+    critic.jvp_backward(None, xp.ones_like(s_dot), need_dx=False)
     return GradientPenalty(value, xp.asarray(xp.mean(norm)))
 
 
@@ -251,62 +251,3 @@ def _as_mask(mask, x_hat, xp):
             f"shape {tuple(x_hat.shape)}; expected 0/1 entries selecting input components "
             "(e.g. shape (1, d) for an MLP critic)")
     return mask if mask.dtype == x_hat.dtype else mask.astype(x_hat.dtype)
-
-
-# ---------------------------------------------------------------------------------
-# Step 4 without the products that are known to be zero or unused
-# ---------------------------------------------------------------------------------
-#: jvp_backward methods that map a zero primal cotangent to a zero one (phi'' = 0, or no
-#: numbers moved): dy = 0 stays 0 below them.
-_KEEPS_ZERO_COTANGENT = frozenset({ReLU.jvp_backward, LeakyReLU.jvp_backward,
-                                   Flatten.jvp_backward, Reshape.jvp_backward})
-
-
-def _chain(layer):
-    """The layers a (possibly nested) Sequential applies, in order; any other layer,
-    or a container with its own jvp_backward, is one link."""
-    if isinstance(layer, Sequential) and type(layer).jvp_backward is Sequential.jvp_backward:
-        return [link for child in layer.layers for link in _chain(child)]
-    return [layer]
-
-
-def _plain_affine(layer):
-    return isinstance(layer, AffineLayer) and type(layer).jvp_backward is AffineLayer.jvp_backward
-
-
-def _reverse_through_pair(critic, dy_dot):
-    """critic.jvp_backward(0, dy_dot), adding dS/dtheta of S = sum(dy_dot * s_dot), minus
-    three kinds of matrix product that cannot change the result:
-
-    * the primal cotangent dy starts at exactly 0 (S has no s term) and stays 0 down
-      through affine layers (A_W^T 0 = 0), reshapes and ReLU/LeakyReLU (phi'' = 0): no
-      x^T dy, A_W^T dy, sum dy while it is 0 (``dy is None`` below). Only an activation
-      with phi'' != 0 (Tanh, Sigmoid, Softplus) makes it non-zero, through
-      dy_dot phi''(a) a_dot;
-    * the first layer's dx, dx_dot (gradients with respect to x_hat and v, which are
-      constants of the penalty) are not formed.
-
-    For an affine layer the rule is AffineLayer.jvp_backward's: dW += x^T dy + x_dot^T
-    dy_dot, db += sum dy. Layers that override jvp_backward go through their own method.
-    """
-    xp = get_array_module(dy_dot)
-    chain = _chain(critic)
-    dy = None                                        # None: exactly zero
-    for depth in range(len(chain) - 1, -1, -1):
-        layer, first = chain[depth], depth == 0
-        if _plain_affine(layer):
-            if dy is not None:
-                layer.grads["W"] += layer._weight_grad(layer.x, dy)
-                if "b" in layer.grads:
-                    layer.grads["b"] += dy.sum(axis=layer.bias_sum_axes)
-            layer.grads["W"] += layer._weight_grad(layer.x_dot, dy_dot)
-            if first:
-                return
-            if dy is not None:
-                dy = layer._input_grad(dy)
-            dy_dot = layer._input_grad(dy_dot)
-        else:
-            stays_zero = dy is None and type(layer).jvp_backward in _KEEPS_ZERO_COTANGENT
-            dy, dy_dot = layer.jvp_backward(xp.zeros_like(dy_dot) if dy is None else dy, dy_dot)
-            if stays_zero:
-                dy = None

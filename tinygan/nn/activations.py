@@ -7,6 +7,7 @@ Every activation supplies phi, phi' and phi'' (all shapes equal to a's, any shap
     jvp            y_dot  = phi'(a) * a_dot
     jvp_backward   da     = dy * phi'(a) + dy_dot * phi''(a) * a_dot
                    da_dot = dy_dot * phi'(a)
+                   (dy = None stands for dy = 0; da is None when both terms vanish)
 
 The phi'' term is what the gradient penalty needs and what ReLU hides: it is zero for
 ReLU/LeakyReLU and non-zero for Tanh, Sigmoid and Softplus.
@@ -14,6 +15,7 @@ ReLU/LeakyReLU and non-zero for Tanh, Sigmoid and Softplus.
 Subclasses write ``_phi(a)``, ``_dphi()`` and ``_d2phi()``; the last two read the
 cache of the last forward (``self.a`` and ``self.y``), so they are free to use
 whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say).
+``_d2phi()`` returns None where phi'' = 0 (ReLU, LeakyReLU), so that term is skipped.
 """
 from __future__ import annotations
 
@@ -41,16 +43,22 @@ class Activation(Layer):
 
     __call__ = forward
 
-    def backward(self, dy, param_grads: bool = True):
-        return dy * self._dphi()
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        return dy * self._dphi() if need_dx else None
 
     def jvp(self, a_dot):
         self.a_dot = a_dot
         return self._dphi() * a_dot
 
-    def jvp_backward(self, dy, dy_dot):
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
+        if not need_dx:
+            return None, None
         dphi = self._dphi()
-        da = dy * dphi + dy_dot * self._d2phi() * self.a_dot
+        d2phi = self._d2phi()
+        da = None if dy is None else dy * dphi
+        if d2phi is not None:                      # the second-order term
+            term = dy_dot * d2phi * self.a_dot
+            da = term if da is None else da + term
         return da, dy_dot * dphi
 
 
@@ -64,11 +72,7 @@ class ReLU(Activation):
         return (self.a > 0).astype(self.a.dtype)
 
     def _d2phi(self):
-        return get_array_module(self.a).zeros_like(self.a)
-
-    def jvp_backward(self, dy, dy_dot):
-        dphi = self._dphi()  # phi'' = 0: skip the zero term
-        return dy * dphi, dy_dot * dphi
+        return None  # phi'' = 0 (a.e.): jvp_backward skips the term
 
 
 class LeakyReLU(Activation):
@@ -92,11 +96,7 @@ class LeakyReLU(Activation):
         return xp.where(self.a > 0, one, one * self.alpha)
 
     def _d2phi(self):
-        return get_array_module(self.a).zeros_like(self.a)
-
-    def jvp_backward(self, dy, dy_dot):
-        dphi = self._dphi()
-        return dy * dphi, dy_dot * dphi
+        return None  # phi'' = 0 (a.e.): jvp_backward skips the term
 
     def extra_repr(self):
         return f"alpha={self.alpha}"

@@ -13,6 +13,7 @@ Because A is bilinear in (W, x), the derivations are short
     backward       dx    = A_W^T dy,   dW += weight_grad(x, dy),   db += sum over batch/space of dy
     jvp            y_dot = A_W(x_dot)                         (b is constant in x)
     jvp_backward   the scalar S(W, b) reached through y and y_dot = A_W(x_dot) has
+                   (dy = None stands for dy = 0: its three terms are skipped)
                    dW += weight_grad(x, dy) + weight_grad(x_dot, dy_dot),  db += sum dy,
                    dx = A_W^T dy,   dx_dot = A_W^T dy_dot
 """
@@ -52,21 +53,27 @@ class AffineLayer(Layer):
 
     __call__ = forward
 
-    def backward(self, dy, param_grads: bool = True):
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
         if param_grads:
             self.grads["W"] += self._weight_grad(self.x, dy)
             if "b" in self.grads:
                 self.grads["b"] += dy.sum(axis=self.bias_sum_axes)
-        return self._input_grad(dy)
+        return self._input_grad(dy) if need_dx else None
 
     def jvp(self, x_dot):
         self._check_input(x_dot)
         self.x_dot = x_dot
         return self._apply(x_dot)
 
-    def jvp_backward(self, dy, dy_dot):
-        self.grads["W"] += self._weight_grad(self.x, dy)
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
+        # dy is None: the primal cotangent is exactly zero (the gradient penalty's seed,
+        # and everything below it down to the first phi'' != 0): skip its products.
+        if dy is not None:
+            self.grads["W"] += self._weight_grad(self.x, dy)
+            if "b" in self.grads:
+                self.grads["b"] += dy.sum(axis=self.bias_sum_axes)
         self.grads["W"] += self._weight_grad(self.x_dot, dy_dot)
-        if "b" in self.grads:
-            self.grads["b"] += dy.sum(axis=self.bias_sum_axes)
-        return self._input_grad(dy), self._input_grad(dy_dot)
+        if not need_dx:
+            return None, None
+        dx = None if dy is None else self._input_grad(dy)
+        return dx, self._input_grad(dy_dot)

@@ -9,6 +9,8 @@ First order (every layer)::
     y  = layer.forward(x)                  # caches what backward needs
     dx = layer.backward(dy)                # returns dL/dx; ADDS dL/dparam into grads
     dx = layer.backward(dy, param_grads=False)   # dL/dx only, grads untouched
+    None = layer.backward(dy, need_dx=False)     # grads only (a model's first layer:
+                                                 # dL/d(input) is often not needed)
 
 Second order (layers that can sit in a gradient-penalty critic), used by
 :mod:`tinygan.lipschitz` for the WGAN-GP double backprop (reverse-over-forward; see
@@ -19,6 +21,8 @@ docs/derivations.md, "The gradient penalty by double backprop")::
     dx, dx_dot     = layer.jvp_backward(dy, dy_dot)  # reverse pass through the pair
                                                    # (y, y_dot); ADDS the parameter gradient
                                                    # of the scalar into grads
+    dy = None means "exactly zero" (the gradient penalty's seed), so layers skip the
+    products with it and may return None for dx; need_dx=False returns (None, None).
 
 The cache lives on the layer, so each ``backward`` follows its own ``forward``.
 No method modifies ``dy`` in place.
@@ -46,7 +50,7 @@ class Layer:
     def forward(self, x):
         raise NotImplementedError
 
-    def backward(self, dy, param_grads: bool = True):
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
         raise NotImplementedError
 
     def jvp(self, x_dot):
@@ -55,7 +59,7 @@ class Layer:
             "a critic whose gradient penalty is taken by double backprop"
         )
 
-    def jvp_backward(self, dy, dy_dot):
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
         raise NotImplementedError(
             f"{type(self).__name__} has no jvp_backward; it cannot be part of a critic "
             "whose gradient penalty is taken by double backprop"
@@ -171,9 +175,11 @@ class Sequential(Layer):
 
     __call__ = forward
 
-    def backward(self, dy, param_grads: bool = True):
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy, param_grads=param_grads)
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            dy = self.layers[i].backward(dy, param_grads=param_grads,
+                                         need_dx=need_dx or i > 0)
         return dy
 
     def jvp(self, x_dot):
@@ -181,9 +187,10 @@ class Sequential(Layer):
             x_dot = layer.jvp(x_dot)
         return x_dot
 
-    def jvp_backward(self, dy, dy_dot):
-        for layer in reversed(self.layers):
-            dy, dy_dot = layer.jvp_backward(dy, dy_dot)
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            dy, dy_dot = self.layers[i].jvp_backward(dy, dy_dot, need_dx=need_dx or i > 0)
         return dy, dy_dot
 
     def parameters(self):

@@ -115,12 +115,14 @@ class BatchNorm(Layer):
         self.running_var *= 1 - self.momentum
         self.running_var += (self.momentum * m / (m - 1)) * var  # unbiased, as PyTorch
 
-    def backward(self, dy, param_grads: bool = True):
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
         sum_dy = dy.sum(axis=self.axes, keepdims=True)
         sum_dy_xhat = (dy * self.xhat).sum(axis=self.axes, keepdims=True)
         if param_grads:
             self.grads["gamma"] += sum_dy_xhat.reshape(-1)
             self.grads["beta"] += sum_dy.reshape(-1)
+        if not need_dx:
+            return None
         g = self._per_channel(self.params["gamma"], dy.ndim) * self.inv_sigma
         if not self.batch_stats:  # eval mode: an affine map with constant statistics
             return g * dy
@@ -138,7 +140,7 @@ class BatchNorm(Layer):
     def jvp(self, x_dot):
         self._no_jvp()
 
-    def jvp_backward(self, dy, dy_dot):
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
         self._no_jvp()
 
     def extra_repr(self):

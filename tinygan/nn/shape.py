@@ -20,14 +20,17 @@ class _Reshaping(Layer):
 
     __call__ = forward
 
-    def backward(self, dy, param_grads: bool = True):
-        return dy.reshape(self.in_shape)
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        return dy.reshape(self.in_shape) if need_dx else None
 
     def jvp(self, x_dot):
         return x_dot.reshape(self._target(x_dot))
 
-    def jvp_backward(self, dy, dy_dot):
-        return dy.reshape(self.in_shape), dy_dot.reshape(self.in_shape)
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
+        if not need_dx:
+            return None, None
+        dx = None if dy is None else dy.reshape(self.in_shape)  # None: zero stays zero
+        return dx, dy_dot.reshape(self.in_shape)
 
 
 class Flatten(_Reshaping):
