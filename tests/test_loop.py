@@ -56,6 +56,23 @@ def test_history_and_files(xp, tmp_path):
     numpy.testing.assert_array_equal(arrays["history.d_loss"], h["d_loss"])
 
 
+def test_logged_values_are_interval_means(xp, tmp_path):
+    """Each logged statistic is the mean over the iterations since the previous log."""
+    t = _trainer()
+    real_step, calls = t.step, {"n": 0}
+
+    def step(x, y=None):
+        stats = real_step(x, y)
+        calls["n"] += 1
+        stats["d_loss"] = xp.asarray(float(calls["n"]), dtype=xp.float32)
+        return stats
+
+    t.step = step
+    h = _fit(t, _batches(), 2, tmp_path, log_every=4).history
+    # logs at iterations 4, 6 (epoch end), 8, 12: means of 1..4, 5..6, 7..8, 9..12
+    assert h["d_loss"] == [2.5, 5.5, 7.5, 10.5]
+
+
 @pytest.mark.parametrize("loss, conditional", [("nsgan", False), ("wgan-gp", False), ("nsgan", True)])
 def test_resume_is_bit_identical(xp, tmp_path, loss, conditional):
     """2 epochs straight == 1 epoch, stop, fresh trainer + loader, resume to 2 epochs.

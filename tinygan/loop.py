@@ -4,10 +4,13 @@
 owns the algorithm (one discriminator/critic update per call, a generator update every
 k-th / n_critic-th call, :mod:`tinygan.train`); this module owns everything around it:
 
-* a tqdm progress bar per epoch whose postfix shows the latest statistics. Every
-  ``log_every`` iterations (and at the last batch of each epoch) the 0-d device arrays
-  returned by ``trainer.step`` are converted to Python floats: these conversions are
-  the only host-device syncs of the loop, and the floats go into the history;
+* a tqdm progress bar per epoch whose postfix shows the latest statistics. The 0-d
+  device arrays returned by ``trainer.step`` are summed on the device; every
+  ``log_every`` iterations (and at the last batch of each epoch) the sums are converted
+  to Python floats and divided by the number of iterations: these conversions are the
+  only host-device syncs of the loop, and the means over the interval go into the
+  history (smoother curves than single-minibatch values, and a NaN anywhere in the
+  interval still shows, since it propagates through the sum);
 * divergence: a NaN or infinity in a logged statistic stops training with
   :class:`TrainingDiverged`, naming the iteration and the statistic. Checkpoints are
   only written at epoch ends after a finite check, so the last good checkpoint is left
@@ -81,6 +84,7 @@ class FitResult(NamedTuple):
     """What :func:`fit` returns."""
 
     history: dict            # {name: [float, ...]}, one entry per logged iteration
+                             # (statistics: means over the iterations since the last log)
     epochs_done: int         # epochs completed in total (including resumed ones)
     epoch_times: list        # wall seconds of each epoch run by this call
     checkpoint_path: str     # the checkpoint written at the last epoch end
@@ -199,7 +203,8 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     out_dir:     folder for ``samples_epoch_{e:03d}.png``, ``losses.png`` and
                  ``checkpoint.npz`` (or ``checkpoint_path``).
     log_every:   iterations between logged statistics (host syncs, NaN checks,
-                 progress-bar updates); the last batch of every epoch is always logged.
+                 progress-bar updates); each logged value is the mean over the
+                 iterations since the previous log; every epoch's last batch is logged.
     resume:      continue from the checkpoint (FileNotFoundError when there is none).
     n_grid:      samples in each grid (conditional: rounded to rows of n_classes).
     fixed_noise: ``(z, y)`` for the grids (default: :func:`fixed_inputs`).
@@ -236,19 +241,22 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     n_batches, epoch_times = len(batches), []
     while epoch < epochs:
         t0 = time.perf_counter()
-        latest = {}  # the most recent 0-d array of each statistic (no sync to keep them)
+        sums, count = {}, 0  # device running sums of each statistic since the last log
         bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
                    file=sys.stderr, leave=True, dynamic_ncols=True, mininterval=0.5)
         try:
             for b, (xb, yb) in enumerate(batches.epoch()):
                 stats = trainer.step(xb, yb if conditional else None)
-                latest.update(stats)
+                for k, v in stats.items():  # 0-d device adds: no sync
+                    sums[k] = v + sums[k] if k in sums else v
+                count += 1
                 iteration += 1
                 bar.update(1)
                 if iteration % log_every == 0 or b + 1 == n_batches:
                     row = {"iteration": float(iteration),
                            "g_step": float(getattr(trainer, "g_steps", math.nan))}
-                    row.update(_to_floats(latest))
+                    row.update({k: v / count for k, v in _to_floats(sums).items()})
+                    sums, count = {}, 0
                     _check_finite(row, iteration, epoch + 1, ckpt, log_every)
                     _append(history, row)
                     bar.set_postfix(_postfix(row), refresh=False)
