@@ -253,20 +253,23 @@ class Trainer:
           for the fake batch, so each is normalised with its own statistics (DCGAN). Every
           D loss here is a sum of a real term and a fake term, so ds_real depends on
           s_real only and can be taken before s_fake exists: d_loss(s_real, s_real).ds_real.
+
+        The inputs are data (G is not trained here), so D's first layer does not form
+        dL/dx (``need_dx=False``).
         """
         xp = get_array_module(x_real)
         D = self.D
         if self.separate_batches:
             s_real = D.forward(x_real)
-            D.backward(d_loss(s_real, s_real).ds_real)
+            D.backward(d_loss(s_real, s_real).ds_real, need_dx=False)
             s_fake = D.forward(x_fake)
-            D.backward(d_loss(s_fake, s_fake).ds_fake)
+            D.backward(d_loss(s_fake, s_fake).ds_fake, need_dx=False)
             return d_loss(s_real, s_fake), s_real, s_fake
         m = x_real.shape[0]
         s = D.forward(xp.concatenate([x_real, x_fake], axis=0))
         s_real, s_fake = s[:m], s[m:]
         loss = d_loss(s_real, s_fake)
-        D.backward(xp.concatenate([loss.ds_real, loss.ds_fake], axis=0))
+        D.backward(xp.concatenate([loss.ds_real, loss.ds_fake], axis=0), need_dx=False)
         return loss, s_real, s_fake
 
     def _generator_update(self, m, y_real):
@@ -287,7 +290,7 @@ class Trainer:
         dx = self.D.backward(loss.ds_fake, param_grads=False)
         if y is not None:
             dx = split_input_grad(dx, x_fake.shape[1])
-        self.G.backward(dx)
+        self.G.backward(dx, need_dx=False)       # dL/dz is not needed
         self.opt_G.step()
         return _scalar(loss.value)
 
