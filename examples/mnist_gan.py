@@ -51,13 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "dcgan: strided (transposed) convolutions with BatchNorm "
                         "(wgan-gp uses Gulrajani et al.'s critic without BatchNorm)")
     p.add_argument("--conditional", action="store_true",
-                   help="conditional GAN (Mirza & Osindero 2014): G(z, y), D(x, y), one grid row per digit")
+                   help="conditional GAN (Mirza & Osindero 2014): G(z, y), D(x, y), "
+                        "one grid row per digit")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                    help="total epochs (a resumed run continues up to this number)")
     p.add_argument("--batch-size", type=int, default=64, help="minibatch size m")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D (default: the paper's for --loss: "
-                        "2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for wgan-gp)")
+                        "2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
+                        "1e-4 Adam for wgan-gp)")
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
                         "n_critic for wgan/wgan-gp, default 5)")
@@ -75,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-samples", type=int, default=10000,
                    help="samples written to OUT/samples.npy at the end (0: none)")
     p.add_argument("--log-every", type=int, default=50,
-                   help="iterations between logged statistics (host syncs, NaN checks, progress bar)")
+                   help="iterations between logged statistics (host syncs, NaN checks, "
+                        "progress bar); each is the mean over its interval")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads (sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads); "
                         "1 is often fastest on a busy machine")
@@ -89,7 +92,8 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
     for name, value in positive.items():
         if value < 1:
             p.error(f"{name} must be >= 1, got {value}")
-    for name, value in {"--n-critic": a.n_critic, "--limit": a.limit, "--threads": a.threads}.items():
+    optional = {"--n-critic": a.n_critic, "--limit": a.limit, "--threads": a.threads}
+    for name, value in optional.items():
         if value is not None and value < 1:
             p.error(f"{name} must be >= 1, got {value}")
     if a.n_samples < 0:
@@ -176,7 +180,8 @@ def main(argv=None) -> int:
         backend.set_backend(a.backend, seed=a.seed)
         if a.resume:
             if not os.path.isfile(os.path.join(a.out, loop.CHECKPOINT_NAME)):
-                return fail(f"--resume: no checkpoint at {os.path.join(a.out, loop.CHECKPOINT_NAME)}")
+                return fail(f"--resume: no checkpoint at "
+                            f"{os.path.join(a.out, loop.CHECKPOINT_NAME)}")
         x, y = load_mnist("train", data_dir=a.data_dir, flatten=(a.arch == "mlp"),
                           download=not a.no_download)
         if a.limit is not None:
@@ -220,8 +225,10 @@ def main(argv=None) -> int:
         print(f"trained {len(result.epoch_times)} epoch(s) in {train_seconds:.1f} s "
               f"({mean:.1f} s per epoch of training steps)")
     if h:
-        final = ", ".join(f"{k} {v[-1]:.4f}" for k, v in h.items() if k not in ("iteration", "g_step"))
-        print(f"final (iteration {int(h['iteration'][-1])}, G step {int(h['g_step'][-1])}): {final}")
+        final = ", ".join(f"{k} {v[-1]:.4f}" for k, v in h.items()
+                          if k not in ("iteration", "g_step"))
+        print(f"final (iteration {int(h['iteration'][-1])}, G step {int(h['g_step'][-1])}): "
+              f"{final}")
     last_grid = os.path.join(a.out, loop.grid_name(result.epochs_done))
     print(f"sample grid: {last_grid}")
     print(f"loss curves: {os.path.join(a.out, loop.LOSSES_NAME)}")

@@ -44,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="generator updates per algorithm")
     p.add_argument("--batch-size", type=int, default=256, help="minibatch size m")
     p.add_argument("--width", type=int, default=128,
-                   help="hidden units of each of the 3 hidden layers of G and D (WGAN-GP's toy script: 512)")
-    p.add_argument("--lam", type=float, default=0.1, help="WGAN-GP penalty weight (toy script: 0.1)")
+                   help="hidden units of each of the 3 hidden layers of G and D "
+                        "(WGAN-GP's toy script: 512)")
+    p.add_argument("--lam", type=float, default=0.1,
+                   help="WGAN-GP penalty weight (toy script: 0.1)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: each paper's)")
     p.add_argument("--snapshots", type=int, default=5, help="panels per algorithm")
     p.add_argument("--seed", type=int, default=0)
@@ -137,7 +139,8 @@ def main(argv=None) -> int:
         print(f"toy_2d.py: error: {err}", file=sys.stderr)
         return 2
     os.makedirs(a.out, exist_ok=True)
-    print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), batch {a.batch_size}, "
+    print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), "
+          f"batch {a.batch_size}, "
           f"width {a.width}, seed {a.seed}, backend {a.backend}")
     real = backend.to_numpy(sample_toy(a.dataset, N_EVAL, backend.make_rng(a.seed + 2)))
     centres, std = TOY_MODES.get(a.dataset, (None, None))
@@ -155,7 +158,8 @@ def main(argv=None) -> int:
                          high_quality_share=cov.high_quality_share,
                          counts=[int(c) for c in cov.counts])
         results[algo] = entry
-    plot.save_scatter_table(rows, real[:1000], os.path.join(a.out, "comparison.png"), centres=centres)
+    plot.save_scatter_table(rows, real[:1000], os.path.join(a.out, "comparison.png"),
+                            centres=centres)
 
     print(f"\nresults on {a.dataset} (seed {a.seed}, {a.steps} generator steps, {N_EVAL} samples)")
     print(f"{'algorithm':<10} {'modes':>7} {'high quality':>13} {'time (s)':>9}")
@@ -168,7 +172,8 @@ def main(argv=None) -> int:
                    "batch_size": a.batch_size, "width": a.width, "lam": a.lam,
                    "results": results}, f, indent=2)
     os.replace(os.path.join(a.out, "results.json.tmp"), os.path.join(a.out, "results.json"))
-    print(f"pictures: {os.path.join(a.out, 'comparison.png')} and <algo>.png; numbers: results.json")
+    print(f"pictures: {os.path.join(a.out, 'comparison.png')} and <algo>.png; "
+          "numbers: results.json")
     return 0
 
 

@@ -73,7 +73,8 @@ def test_logged_values_are_interval_means(xp, tmp_path):
     assert h["d_loss"] == [2.5, 5.5, 7.5, 10.5]
 
 
-@pytest.mark.parametrize("loss, conditional", [("nsgan", False), ("wgan-gp", False), ("nsgan", True)])
+@pytest.mark.parametrize("loss, conditional",
+                         [("nsgan", False), ("wgan-gp", False), ("nsgan", True)])
 def test_resume_is_bit_identical(xp, tmp_path, loss, conditional):
     """2 epochs straight == 1 epoch, stop, fresh trainer + loader, resume to 2 epochs.
     wgan-gp: n_critic 5 with 6 batches per epoch puts the stop mid-schedule."""
@@ -94,7 +95,8 @@ def test_resume_is_bit_identical(xp, tmp_path, loss, conditional):
         assert all(bool(xp.isfinite(s2[k]).all()) for k in s2)
         return
     for k in s1:
-        numpy.testing.assert_array_equal(backend.to_numpy(s1[k]), backend.to_numpy(s2[k]), err_msg=k)
+        numpy.testing.assert_array_equal(backend.to_numpy(s1[k]), backend.to_numpy(s2[k]),
+                                         err_msg=k)
     assert r1.history == r2.history
     # the same fixed noise, hence the same final grid, byte for byte
     assert (tmp_path / "a" / "samples_epoch_002.png").read_bytes() == \

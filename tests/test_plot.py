@@ -53,7 +53,8 @@ def test_sample_grid_flat_and_nchw(xp, rng, tmp_path):
     w, h = assert_png(plot.save_sample_grid(x, tmp_path / "flat.png"))
     # 10 x 10 digits of 28 px, padding 2, scale 2: (10*30+2)*2
     assert (w, h) == (604, 604)
-    w, h = assert_png(plot.save_sample_grid(x.reshape(100, 1, 28, 28)[:25], tmp_path / "nchw.png", nrow=5))
+    nchw = x.reshape(100, 1, 28, 28)[:25]
+    w, h = assert_png(plot.save_sample_grid(nchw, tmp_path / "nchw.png", nrow=5))
     assert (w, h) == ((5 * 30 + 2) * 2, (5 * 30 + 2) * 2)
 
 

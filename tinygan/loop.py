@@ -56,27 +56,32 @@ def grid_name(epoch: int) -> str:
 
 
 class TrainingDiverged(RuntimeError):
-    """A logged statistic became NaN or infinite; training stopped.
+    """A logged statistic (or, at an epoch end, a weight) became NaN or infinite;
+    training stopped.
 
     Attributes: ``step`` (the iteration, i.e. ``trainer.step`` calls, at which it was
-    seen), ``name`` (the statistic), ``value`` (the float), ``epoch`` (1-based epoch in
-    progress), ``checkpoint_path`` (the last good checkpoint, untouched, or None).
+    seen), ``name`` (the statistic or parameter), ``value`` (the float), ``epoch``
+    (1-based epoch in progress), ``checkpoint_path`` (the last good checkpoint,
+    untouched, or None).
     """
 
     def __init__(self, step: int, name: str, value: float, epoch: int | None = None,
-                 checkpoint_path: str | None = None, log_every: int | None = None):
+                 checkpoint_path: str | None = None, log_every: int | None = None,
+                 kind: str = "statistic"):
         self.step, self.name, self.value = step, name, value
         self.epoch, self.checkpoint_path = epoch, checkpoint_path
         where = f"iteration {step}" + (f" (epoch {epoch})" if epoch is not None else "")
-        checked = (f"; statistics are checked every {log_every} iterations, so it may have "
-                   f"started up to {log_every - 1} iterations earlier" if log_every and log_every > 1 else "")
+        checked = ""
+        if log_every and log_every > 1:
+            checked = (f"; statistics are checked every {log_every} iterations, so it may "
+                       f"have started up to {log_every - 1} iterations earlier")
         if checkpoint_path and os.path.exists(checkpoint_path):
             kept = f"the last good checkpoint {checkpoint_path} is left untouched"
         else:
             kept = "no checkpoint had been written yet"
         super().__init__(
-            f"training diverged at {where}: statistic {name!r} = {value}{checked}; {kept}. "
-            "Try a smaller learning rate (--lr) or a different loss."
+            f"training diverged at {where}: {kind} {name!r} = {value}{checked}; {kept}. "
+            "Try a smaller learning rate or another loss, resuming from that checkpoint."
         )
 
 
@@ -176,7 +181,8 @@ def _load_checkpoint(path, trainer, batches):
     arrays, meta = checkpoint.load(path)
     if meta.get("format") != _FORMAT:
         raise checkpoint.CheckpointError(
-            f"{path}: not a tinygan.loop checkpoint (format {meta.get('format')!r}, expected {_FORMAT!r})")
+            f"{path}: not a tinygan.loop checkpoint (format {meta.get('format')!r}, "
+            f"expected {_FORMAT!r})")
     trainer.load_state_dict(
         {k[len("trainer."):]: v for k, v in arrays.items() if k.startswith("trainer.")},
         meta["trainer"])
@@ -267,9 +273,10 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
 
         bad = _nonfinite_parameter(trainer.state_dict())
         if bad is not None:
-            raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt)
-        plot.save_sample_grid(trainer.sample(z=fixed_z, y=fixed_y), os.path.join(out_dir, grid_name(epoch)),
-                              nrow=nrow)
+            raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt,
+                                   kind="parameter (holds NaN/inf; the statistics looked finite)")
+        grid = trainer.sample(z=fixed_z, y=fixed_y)
+        plot.save_sample_grid(grid, os.path.join(out_dir, grid_name(epoch)), nrow=nrow)
         plot.save_loss_curves(history, os.path.join(out_dir, LOSSES_NAME))
         _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration, fixed_z, fixed_y)
         epoch_times.append(seconds)

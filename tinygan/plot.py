@@ -126,7 +126,8 @@ def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int 
 
 
 # -- loss curves ------------------------------------------------------------------
-def save_loss_curves(history: dict, path, x_key: str = "iteration", title: str | None = None) -> str:
+def save_loss_curves(history: dict, path, x_key: str = "iteration",
+                     title: str | None = None) -> str:
     """Plot every logged statistic of ``history`` against ``history[x_key]``.
 
     ``history``: {name: list of floats}, all lists of equal length (one entry per logged
@@ -143,7 +144,8 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration", title: str |
     series = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     for k, v in series.items():
         if v.ndim != 1:
-            raise ValueError(f"save_loss_curves: history[{k!r}] must be a 1-D list, got shape {v.shape}")
+            raise ValueError(
+                f"save_loss_curves: history[{k!r}] must be a 1-D list, got shape {v.shape}")
     curves = {k: v for k, v in series.items() if k not in _X_KEYS}
     lengths = {len(v) for v in curves.values()}
     if len(lengths) > 1:
@@ -202,7 +204,8 @@ def save_scatter_table(rows: dict, real, path, centres=None, point_size: float =
     centres marked with crosses (the Gaussian mixtures). Returns the path written.
     """
     if not rows or any(len(s) == 0 for s in rows.values()):
-        raise ValueError("save_scatter_table: every row needs at least one (step, samples) snapshot")
+        raise ValueError(
+            "save_scatter_table: every row needs at least one (step, samples) snapshot")
     real = _points(real, "save_scatter_table real")
     cen = None if centres is None else _points(centres, "save_scatter_table centres")
     (x0, x1), (y0, y1) = _limits(real if cen is None else np.concatenate([real, cen]))
