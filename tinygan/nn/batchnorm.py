@@ -94,17 +94,19 @@ class BatchNorm(Layer):
                 )
             mu = x.mean(axis=self.axes, keepdims=True)
             centred = x - mu
-            var = (centred * centred).mean(axis=self.axes, keepdims=True)
+            var = xp.square(centred).mean(axis=self.axes, keepdims=True)
             self._update_running(mu.reshape(-1), var.reshape(-1), m)
         else:
             mu = self._per_channel(self.running_mean, x.ndim)
             var = self._per_channel(self.running_var, x.ndim)
             centred = x - mu
         self.inv_sigma = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, shape (1, C[, 1, 1])
-        self.xhat = centred * self.inv_sigma
-        gamma = self._per_channel(self.params["gamma"], x.ndim)
-        beta = self._per_channel(self.params["beta"], x.ndim)
-        return gamma * self.xhat + beta
+        # In place where an array is our own temporary (fewer large allocations):
+        centred *= self.inv_sigma                     # xhat = (x - mu) / sigma
+        self.xhat = centred
+        y = self.xhat * self._per_channel(self.params["gamma"], x.ndim)
+        y += self._per_channel(self.params["beta"], x.ndim)
+        return y                                      # gamma xhat + beta
 
     __call__ = forward
 
@@ -116,8 +118,10 @@ class BatchNorm(Layer):
         self.running_var += (self.momentum * m / (m - 1)) * var  # unbiased, as PyTorch
 
     def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        xp = get_array_module(dy)
         sum_dy = dy.sum(axis=self.axes, keepdims=True)
-        sum_dy_xhat = (dy * self.xhat).sum(axis=self.axes, keepdims=True)
+        dy_xhat = dy * self.xhat
+        sum_dy_xhat = dy_xhat.sum(axis=self.axes, keepdims=True)
         if param_grads:
             self.grads["gamma"] += sum_dy_xhat.reshape(-1)
             self.grads["beta"] += sum_dy.reshape(-1)
@@ -127,7 +131,12 @@ class BatchNorm(Layer):
         if not self.batch_stats:  # eval mode: an affine map with constant statistics
             return g * dy
         m = dy.size // self.num_features
-        return (g / m) * (m * dy - sum_dy - self.xhat * sum_dy_xhat)
+        # dx = (g / m) (m dy - sum dy - xhat sum(dy xhat)), in two buffers
+        dx = xp.multiply(dy, m, out=dy_xhat)          # dy_xhat is no longer needed
+        dx -= sum_dy
+        dx -= self.xhat * sum_dy_xhat
+        dx *= g / m
+        return dx
 
     def _no_jvp(self):
         raise NotImplementedError(
