@@ -29,6 +29,22 @@ DATASETS = ("ring8", "grid25", "swissroll", "spiral")
 NOISE_DIM = 2
 N_EVAL = 2500          # samples for mode coverage, as PacGAN/VEEGAN
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def set_blas_threads(n):
+    """Set the BLAS thread count; must run before NumPy is first imported.
+
+    n None: one thread unless the environment already sets a count; 0: leave BLAS
+    alone; n > 0: n threads."""
+    if n is None:
+        if any(var in os.environ for var in BLAS_THREAD_VARS):
+            return
+        n = 1
+    if n > 0:
+        for var in BLAS_THREAD_VARS:
+            os.environ[var] = str(n)
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -54,10 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("numpy", "cupy"),
                    default=os.environ.get("TINYGAN_BACKEND", "numpy") or "numpy")
     p.add_argument("--out", default=os.path.join("runs", "toy_2d"), help="output folder")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads; "
-                        "0 leaves them alone). These matrices are small: one thread is "
-                        "fastest, and on a busy 2-core CPU two were 10x slower")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads: sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads; "
+                        "0 leaves BLAS alone. Default: 1, unless one of these variables is "
+                        "already set (the matrices are small: one thread is fastest, and on "
+                        "a busy 2-core CPU two were 10x slower)")
     return p
 
 
@@ -77,7 +94,7 @@ def _check_args(p, a):
         p.error(f"--lam must be >= 0, got {a.lam}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
-    if a.threads < 0:
+    if a.threads is not None and a.threads < 0:
         p.error(f"--threads must be >= 0, got {a.threads}")
     return algos
 
@@ -123,9 +140,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     algos = _check_args(parser, a)
-    if a.threads:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(a.threads)
+    set_blas_threads(a.threads)
     try:
         import tinygan  # noqa: F401
     except ImportError:  # running from a source checkout without installing
@@ -140,8 +155,7 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), "
-          f"batch {a.batch_size}, "
-          f"width {a.width}, seed {a.seed}, backend {a.backend}")
+          f"batch {a.batch_size}, width {a.width}, seed {a.seed}, backend {a.backend}")
     real = backend.to_numpy(sample_toy(a.dataset, N_EVAL, backend.make_rng(a.seed + 2)))
     centres, std = TOY_MODES.get(a.dataset, (None, None))
 
