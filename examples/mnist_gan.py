@@ -15,7 +15,8 @@ MNIST is looked up in --data-dir, $TINYGAN_DATA/mnist, ~/.cache/tinygan/mnist, a
 downloaded (SHA-256 checked) when missing unless --no-download is given.
 
 Exit status: 0 done, 1 training diverged (NaN/inf; the last good checkpoint is kept),
-2 bad arguments, missing/corrupt data or an unusable backend.
+2 bad arguments, missing/corrupt data or an unusable backend, 130 interrupted (Ctrl-C;
+the checkpoint of the last finished epoch is kept).
 """
 from __future__ import annotations
 
@@ -231,6 +232,12 @@ def main(argv=None) -> int:
                           resume=a.resume, progress=not a.no_progress)
     except loop.TrainingDiverged as err:
         return fail(str(err), status=1)
+    except KeyboardInterrupt:
+        ckpt = os.path.join(a.out, loop.CHECKPOINT_NAME)
+        where = (f"{ckpt} holds the last finished epoch; continue with --resume"
+                 if os.path.isfile(ckpt) else "no epoch had finished, nothing was saved")
+        print(f"\nmnist_gan.py: interrupted; {where}", file=sys.stderr)
+        return 130
     except (CheckpointError, ValueError, KeyError) as err:  # e.g. a checkpoint of other models
         if not a.resume:
             raise

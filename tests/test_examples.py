@@ -91,6 +91,35 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):
+    """SIGINT during training: exit status 130, a one-line message, a loadable checkpoint."""
+    import signal
+    import time
+
+    from tinygan import checkpoint
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, MNIST_GAN, "--limit", "256", "--epochs", "1000", "--n-samples", "0",
+         "--out", str(out), "--no-progress", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=data_env(mnist_dir),
+        cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "samples_epoch_002.png").exists():   # epoch 1 checkpoint exists
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    _, meta = checkpoint.load(out / "checkpoint.npz")
+    assert meta["epoch"] >= 1   # the grid of epoch 2 is written just before its checkpoint
+
+
 def test_toy_2d_few_steps(tmp_path):
     r = run(TOY_2D, "--steps", 10, "--snapshots", 2, "--batch-size", 64, "--width", 16,
             "--algos", "nsgan,wgan-gp", "--out", tmp_path)
