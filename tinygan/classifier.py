@@ -8,12 +8,13 @@ Architecture (x in [-1, 1], N x 1 x 28 x 28):
     Flatten - Linear(1568, 128) - ReLU              -> N x 128   the features (FID, P/R)
     Linear(128, 10)                                 -> N x 10    logits; softmax for the IS
 
-Two strided 5x5 convolutions instead of a deeper net: on two CPU cores an epoch takes
-about a minute and a half, and three epochs give ~99% test accuracy (>= 98.5% is required).
+Two strided 5x5 convolutions instead of a deeper net: on two idle CPU cores an epoch
+takes about 20 s, and five epochs give 98.9% test accuracy (>= 98.5% is required; more
+epochs plateau at 99.0%).
 
 Training: mean softmax cross-entropy (``losses.softmax_cross_entropy``) with Adam
-(lr 1e-3 halved each epoch, betas (0.9, 0.999)), batch 128, 3 epochs over MNIST train,
-seed 0. The weights are cached at
+(lr 1e-3, times 0.7 after each epoch, betas (0.9, 0.999)), batch 64, 5 epochs over
+MNIST train, seed 0. The weights are cached at
 ``$XDG_CACHE_HOME/tinygan/classifier/<arch-hash>.npz`` (default ``~/.cache``) with
 ``tinygan.checkpoint.save`` (atomic, no pickle); the hash covers the architecture and
 the recipe, so a change to either trains a new classifier. Every load re-measures the
@@ -40,8 +41,8 @@ ARCH = (
 #: the first FEATURE_LAYERS layers map an image to its 128-d feature vector
 FEATURE_LAYERS = 7
 N_FEATURES, N_CLASSES = 128, 10
-RECIPE = {"epochs": 3, "batch_size": 128, "lr": 1e-3, "lr_decay": 0.5, "betas": [0.9, 0.999],
-          "seed": 0, "init": "he", "data": "mnist-train-60000", "version": 1}
+RECIPE = {"epochs": 5, "batch_size": 64, "lr": 1e-3, "lr_decay": 0.7, "betas": [0.9, 0.999],
+          "seed": 0, "init": "he", "data": "mnist-train-60000", "version": 2}
 #: the least test accuracy a cached or freshly trained classifier may have
 MIN_ACCURACY = 0.985
 
@@ -155,10 +156,12 @@ class TrainResult(NamedTuple):
 
 def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = None,
                      lr: float | None = None, lr_decay: float | None = None,
-                     seed: int | None = None, log=print, log_every: int = 100) -> TrainResult:
+                     seed: int | None = None, log=print, log_every: int = 100,
+                     on_epoch=None) -> TrainResult:
     """Train a fresh network on images x (N, 784) in [-1, 1] and labels y (N,) with mean
     softmax cross-entropy and Adam; lr is multiplied by ``lr_decay`` after each epoch.
-    Arguments left at None take their value from RECIPE.
+    Arguments left at None take their value from RECIPE. ``on_epoch(epoch, classifier)``
+    is called after each epoch (e.g. to measure held-out accuracy).
 
     One step on a minibatch (x_b, y_b) of m images:
 
@@ -196,7 +199,10 @@ def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = N
             log(f"  classifier epoch {epoch + 1}/{epochs}: mean loss {epoch_losses[-1]:.4f} "
                 f"({time.time() - start:.0f} s)")
         opt.lr *= lr_decay
-    return TrainResult(MNISTClassifier(net), epoch_losses, time.time() - start)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, MNISTClassifier(net))
+            net.train()
+    return TrainResult(MNISTClassifier(net.eval()), epoch_losses, time.time() - start)
 
 
 def _check_accuracy(clf: MNISTClassifier, where: str, log) -> float:
