@@ -30,9 +30,10 @@ LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
 ARCHS = ("mlp", "dcgan")
 NOISE_DIM = 100
 N_CLASSES = 10
-# Default epochs: chosen from measured time (README "Examples and options"): the MLP
-# non-saturating GAN takes about 90 s per epoch on 2 CPU cores, so 5 epochs fit
-# in about 10 minutes, enough for recognisable digits.
+# Default epochs, chosen from measured time (docs, "Examples and options"): the MLP
+# non-saturating GAN took 63-87 s per epoch on a shared 2-core CPU with one BLAS thread
+# (up to 160 s when the machine was busier), so 5 epochs take 6-10 minutes; digits are
+# recognisable from epoch 3.
 DEFAULT_EPOCHS = 5
 # Options that must match a checkpoint's run for --resume to continue it.
 _RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic")
