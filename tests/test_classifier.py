@@ -4,6 +4,7 @@ cache round trip and the accuracy gate (fast, on synthetic digits), and the real
 import numpy
 import pytest
 
+import tinygan.checkpoint
 import tinygan.data
 from tinygan import classifier as C
 from tinygan import metrics

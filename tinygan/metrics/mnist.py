@@ -113,14 +113,17 @@ def parzen_mnist(samples, sigmas=PARZEN_SIGMAS) -> ParzenResult:
     exponents reach |x - mu|^2 / (2 sigma^2) ~ 1e4, where float32 would lose the 1e-3
     differences that separate models).
     """
-    x = _as_images(samples, "parzen_mnist")[:PARZEN_N]
-    xp = get_array_module(x)
-    to_unit = lambda a: (asarray(a).astype(xp.float64) + 1) / 2  # noqa: E731
-    mu = to_unit(x)
+    mu = _to_unit_float64(_as_images(samples, "parzen_mnist")[:PARZEN_N])
     train, _ = _mnist("train")
     test, _ = _mnist("test")
-    sigma, _ = parzen_select_sigma(mu, to_unit(train[PARZEN_VALID]), sigmas)
-    return parzen_log_likelihood(mu, to_unit(test), sigma)
+    sigma, _ = parzen_select_sigma(mu, _to_unit_float64(train[PARZEN_VALID]), sigmas)
+    return parzen_log_likelihood(mu, _to_unit_float64(test), sigma)
+
+
+def _to_unit_float64(x):
+    """[-1, 1] images -> [0, 1] pixel space of the Parzen protocol, float64 on the backend."""
+    x = asarray(x)
+    return (x.astype(get_array_module(x).float64) + 1) / 2
 
 
 def evaluate_mnist(samples, classifier=None, parzen: bool = True) -> dict:

@@ -41,7 +41,8 @@ def _check(samples, points, where):
         if a.ndim != 2:
             raise ValueError(f"{where}: expected {name} of shape (n, d), got {tuple(a.shape)}")
     if samples.shape[1] != points.shape[1]:
-        raise ValueError(f"{where}: dimensions differ, samples d={samples.shape[1]}, points d={points.shape[1]}")
+        raise ValueError(f"{where}: dimensions differ, samples d={samples.shape[1]}, "
+                         f"points d={points.shape[1]}")
     if samples.dtype != points.dtype:
         raise TypeError(f"{where}: dtypes differ, {samples.dtype} vs {points.dtype}")
 
