@@ -31,6 +31,12 @@ def test_training_lowers_the_loss(xp):
     assert result.classifier.accuracy(x, y) == 1.0
 
 
+def test_training_on_a_small_mnist_subset_lowers_the_loss(xp, mnist_dir):
+    x, y = tinygan.data.load_mnist("train", data_dir=mnist_dir)
+    result = C.train_classifier(x[:640], y[:640], epochs=2, batch_size=32, log=None)
+    assert result.losses[0] < 2.5 and result.losses[1] < 0.8 * result.losses[0]
+
+
 def test_outputs_are_batched_features_and_probabilities(xp):
     x, _ = _synthetic_digits(23)
     net = C.build_network(seed=1)
