@@ -17,7 +17,9 @@ k = n_critic = 1, i.e. one D / critic update and one G update, batch m = 64 (--b
 
 The PyTorch twins (benchmarks/torch_reference.py) do the same work, step for step. Runs
 are interleaved (tinygan, PyTorch, tinygan, PyTorch, ...) after a warm-up, so drifting
-load on a shared machine hits both alike; the tables give medians and the ratio
+load on a shared machine hits both alike: each turn is a short pause, one untimed step
+and --block timed steps (see time_interleaved: idle BLAS/OpenMP threads of one framework
+keep spinning into the other's step otherwise). The tables give medians and the ratio
 tinygan / PyTorch (below 1: tinygan is faster). Both use the same number of threads:
 NumPy's BLAS through threadpoolctl, PyTorch through torch.set_num_threads (--threads,
 default: all cores). NumPy's elementwise operations are single-threaded whatever the
@@ -133,24 +135,29 @@ def torch_available(device):
 
 # -- timing ------------------------------------------------------------------------------
 
-def time_interleaved(runners, repeats, warmup, pause=0.0):
-    """Seconds per step of each runner: warm-up, then the runners take turns.
+def time_interleaved(runners, repeats, warmup, pause=0.2, block=3):
+    """Seconds per step of each runner (``repeats`` timed steps each): after ``warmup``
+    steps each, the runners take turns, A B A B ..., each turn ``block`` timed steps.
 
-    ``pause`` seconds of sleep before each timed step let the other framework's idle
-    worker threads stop spinning (OpenBLAS and OpenMP threads busy-wait for a while after
-    their last task), so one framework's threads do not steal cores from the other's step.
+    Why turns look like this: OpenBLAS's and OpenMP's idle worker threads busy-wait for
+    a while (OpenBLAS: about 0.1 s) before they sleep, so right after one framework's step
+    its threads still hold the cores the other framework needs (on 2 cores this doubled
+    PyTorch's step time). Each turn therefore starts with ``pause`` seconds of sleep and
+    one untimed step, and then times ``block`` consecutive steps: the steady state of a
+    training loop, where a framework follows only itself.
     """
     for run in runners:
         for _ in range(warmup):
             run()
     times = {run.name: [] for run in runners}
-    for _ in range(repeats):
+    while len(times[runners[0].name]) < repeats:
         for run in runners:
-            if pause:
-                time.sleep(pause)
-            t0 = time.perf_counter()
-            run()
-            times[run.name].append(time.perf_counter() - t0)
+            time.sleep(pause)
+            run()                                     # settle: not timed
+            for _ in range(min(block, repeats - len(times[run.name]))):
+                t0 = time.perf_counter()
+                run()
+                times[run.name].append(time.perf_counter() - t0)
     return times
 
 
@@ -160,7 +167,8 @@ def compare(backend_name, model, m, width, args):
     device = TORCH_DEVICE[backend_name]
     if args.torch and torch_available(device):
         runners.append(torch_runner(device, model, m, width))
-    times = time_interleaved(runners, args.repeats_for(m, width), args.warmup, args.pause)
+    times = time_interleaved(runners, args.repeats_for(m, width), args.warmup, args.pause,
+                             args.block)
     values = list(times.values())
     return {"tinygan": values[0], "torch": values[1] if len(values) > 1 else None}
 
@@ -365,9 +373,11 @@ def parse_args(argv):
     p.add_argument("--batch-sizes", default="16,32,64,128,256,512,1024",
                    help="MLP GAN batch sweep ('' to skip)")
     p.add_argument("--widths", default="0.5,1,2", help="MLP GAN width sweep ('' to skip)")
-    p.add_argument("--pause", type=float, default=0.0,
-                   help="seconds of sleep before each timed step (lets idle BLAS/OpenMP "
-                        "threads of the other framework stop spinning)")
+    p.add_argument("--pause", type=float, default=0.2,
+                   help="seconds of sleep at the start of each turn, so the other "
+                        "framework's idle BLAS/OpenMP threads stop spinning (default 0.2)")
+    p.add_argument("--block", type=int, default=3,
+                   help="timed steps per turn, after one untimed step (default 3)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="BLAS threads = torch threads (default: all cores)")
     p.add_argument("--no-torch", dest="torch", action="store_false",
@@ -392,9 +402,10 @@ def parse_args(argv):
     except ValueError:
         p.error("--batch-sizes takes integers and --widths numbers, comma-separated")
     if (args.repeats < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1
+            or args.block < 1 or args.pause < 0
             or any(b < 1 for b in args.batch_sizes) or any(w <= 0 for w in args.widths)):
-        p.error("--repeats, --batch, --threads and batch sizes must be >= 1, --warmup >= 0, "
-                "widths > 0")
+        p.error("--repeats, --batch, --threads, --block and batch sizes must be >= 1, "
+                "--warmup and --pause >= 0, widths > 0")
 
     def repeats_for(m, width):
         # large configurations take long: fewer repeats, at least 5
@@ -440,8 +451,10 @@ def main(argv=None):
         emit(f"## tinygan {backend_name} vs PyTorch {device if have_torch else '(not run)'}")
         emit()
         emit(f"One training step (one D / critic update + one G update), batch {args.batch}, "
-             f"float32, median of {args.repeats} interleaved steps after {args.warmup} "
-             "warm-up steps (IQR: interquartile range).")
+             f"float32: median of {args.repeats} steps per framework after {args.warmup} "
+             f"warm-up steps, timed in alternating turns of {args.block} consecutive steps "
+             f"(each turn after a {args.pause:g} s pause and one untimed step); IQR: "
+             "interquartile range.")
         emit()
         results = {model: compare(backend_name, model, args.batch, 1.0, args)
                    for model in args.models}
