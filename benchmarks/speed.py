@@ -110,12 +110,12 @@ def tinygan_runner(backend_name, model, m, width=1.0):
     return Runner(f"tinygan {backend_name}", lambda: trainer.step(x_real), sync)
 
 
-def torch_runner(device, model, m, width=1.0):
+def torch_runner(device, model, m, width=1.0, adam="default"):
     import torch
     import torch_reference
 
     torch.manual_seed(0)
-    gan = torch_reference.build(model, device, width)
+    gan = torch_reference.build(model, device, width, adam)
     x_real = torch.rand(batch_shape(model, m), device=device) * 2 - 1
     if device == "cuda":
         sync = torch.cuda.synchronize
@@ -166,7 +166,7 @@ def compare(backend_name, model, m, width, args):
     runners = [tinygan_runner(backend_name, model, m, width)]
     device = TORCH_DEVICE[backend_name]
     if args.torch and torch_available(device):
-        runners.append(torch_runner(device, model, m, width))
+        runners.append(torch_runner(device, model, m, width, args.torch_adam))
     times = time_interleaved(runners, args.repeats_for(m, width), args.warmup, args.pause,
                              args.block)
     values = list(times.values())
@@ -380,6 +380,9 @@ def parse_args(argv):
                    help="timed steps per turn, after one untimed step (default 3)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="BLAS threads = torch threads (default: all cores)")
+    p.add_argument("--torch-adam", choices=("default", "foreach", "fused"), default="default",
+                   help="torch.optim.Adam implementation (default: PyTorch's default, on CPU "
+                        "a loop over the parameters)")
     p.add_argument("--no-torch", dest="torch", action="store_false",
                    help="time tinygan alone")
     p.add_argument("--no-memory", dest="memory", action="store_false")
@@ -454,7 +457,8 @@ def main(argv=None):
              f"float32: median of {args.repeats} steps per framework after {args.warmup} "
              f"warm-up steps, timed in alternating turns of {args.block} consecutive steps "
              f"(each turn after a {args.pause:g} s pause and one untimed step); IQR: "
-             "interquartile range.")
+             f"interquartile range. PyTorch's optimiser: torch.optim.Adam ({args.torch_adam} "
+             "implementation).")
         emit()
         results = {model: compare(backend_name, model, args.batch, 1.0, args)
                    for model in args.models}

@@ -18,8 +18,10 @@ lam mean (||grad f(x^)|| - 1)^2 with the gradient by double backprop
 (torch.autograd.grad(create_graph=True)); G: -mean f(G(z)).
 
 Sizes equal tinygan.models' (the initialisation is irrelevant to the speed and is
-PyTorch's default). Optimisers: torch.optim.Adam with the same hyperparameters (the
-default implementation for the device).
+PyTorch's default). Optimisers: torch.optim.Adam with the same hyperparameters, in
+PyTorch's default implementation for the device (on CPU a loop over the parameters), or
+``adam="foreach"`` / ``adam="fused"`` (one multi-tensor kernel; fused needs PyTorch >= 2.4
+on CPU).
 """
 from __future__ import annotations
 
@@ -71,12 +73,14 @@ def dcgan_pair(width=64):
 class TorchGAN:
     """G, D, their Adam optimisers and one training step of the chosen algorithm."""
 
-    def __init__(self, algorithm, G, D, device, lr, betas, lam=10.0, separate_batches=False):
+    def __init__(self, algorithm, G, D, device, lr, betas, lam=10.0, separate_batches=False,
+                 adam="default"):
         self.algorithm, self.lam, self.separate = algorithm, lam, separate_batches
         self.device = torch.device(device)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas)
+        options = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[adam]
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas, **options)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas, **options)
 
     def noise(self, m):
         return torch.randn(m, NOISE_DIM, device=self.device)
@@ -147,17 +151,19 @@ class TorchGAN:
         return loss.detach()
 
 
-def build(model, device, width=1.0):
+def build(model, device, width=1.0, adam="default"):
     """The PyTorch twin of speed.py's tinygan trainer for ``model`` in
-    {"mlp", "wgan-gp", "dcgan"}; ``width`` multiplies the MLP hidden sizes."""
+    {"mlp", "wgan-gp", "dcgan"}; ``width`` multiplies the MLP hidden sizes; ``adam`` in
+    {"default", "foreach", "fused"} picks torch.optim.Adam's implementation."""
     if model == "mlp":
         G, D = mlp_pair(width)
-        return TorchGAN("nsgan", G, D, device, lr=2e-4, betas=(0.5, 0.999))
+        return TorchGAN("nsgan", G, D, device, lr=2e-4, betas=(0.5, 0.999), adam=adam)
     if model == "wgan-gp":
         G, D = mlp_pair(width)
-        return TorchGAN("wgan-gp", G, D, device, lr=1e-4, betas=(0.0, 0.9), lam=10.0)
+        return TorchGAN("wgan-gp", G, D, device, lr=1e-4, betas=(0.0, 0.9), lam=10.0,
+                        adam=adam)
     if model == "dcgan":
         G, D = dcgan_pair()
         return TorchGAN("nsgan", G, D, device, lr=2e-4, betas=(0.5, 0.999),
-                        separate_batches=True)
+                        separate_batches=True, adam=adam)
     raise ValueError(f"unknown model {model!r}")
