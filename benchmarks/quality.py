@@ -40,6 +40,17 @@ COLUMNS = (  # header, key, std key, format
 )
 
 
+#: Goodfellow et al. 2014, Table 1: MNIST Parzen log-likelihood of their (MLP) GAN, in nats
+PAPER_PARZEN = "225 +- 2"
+PARZEN_NOTE = (
+    "Parzen caveats: the bandwidth is chosen on train[50000:51000] as in the authors' code, "
+    "but the authors trained on train[:50000] while these models saw all 60,000 training "
+    "digits, so the validation digits were also training digits. Parzen estimates in 784 "
+    "dimensions are a poor proxy for likelihood (Theis et al. 2016, \"A note on the "
+    "evaluation of generative models\"): the figure rewards samples near test digits and is "
+    "noisy; compare rows with it only as a rough guide.")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,16 +133,22 @@ def markdown(rows, reference, a, command: str) -> str:
         f"{a.n_samples} samples each. FID and IS on tinygan's MNIST classifier features "
         "(tinygan.classifier), precision/recall k = 3 vs the test digits, Parzen "
         "log-likelihood of the 10,000 test digits (nats, sigma chosen on 1,000 validation "
-        "digits). Real data: the same number of MNIST training digits.", "",
-        "| algorithm | epochs | G steps | train s | " + " | ".join(c[0] for c in COLUMNS) + " |",
-        "|---|---:|---:|---:|" + "---:|" * len(COLUMNS),
+        "digits). Real data: the same number of MNIST training digits. train s / eval s: "
+        "wall-clock seconds of training and of evaluation (all metrics) per algorithm.", "",
+        "| algorithm | epochs | G steps | train s | eval s | " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "|---|---:|---:|---:|---:|" + "---:|" * len(COLUMNS),
     ]
-    for name, epochs, g_steps, seconds, result in rows:
+    for name, epochs, g_steps, seconds, eval_seconds, result in rows:
         cells = [fmt(result, *c[1:]) for c in COLUMNS]
-        lines.append(f"| {name} | {epochs:.2f} | {g_steps} | {seconds:.0f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {epochs:.2f} | {g_steps} | {seconds:.0f} | {eval_seconds:.0f} | "
+                     + " | ".join(cells) + " |")
     if reference is not None:
         cells = [fmt(reference, *c[1:]) for c in COLUMNS]
-        lines.append("| real data | - | - | - | " + " | ".join(cells) + " |")
+        lines.append("| real data | - | - | - | - | " + " | ".join(cells) + " |")
+    if not a.no_parzen:
+        cells = ["-"] * (len(COLUMNS) - 1) + [PAPER_PARZEN]
+        lines.append("| GAN, Goodfellow et al. 2014, Table 1 | - | - | - | - | " + " | ".join(cells) + " |")
+        lines += ["", PARZEN_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -159,18 +176,26 @@ def main(argv=None) -> int:
         result = metrics.evaluate_mnist(np.load(path, allow_pickle=False), parzen=not a.no_parzen)
         print(f"  {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items())
               + f" (evaluated in {time.perf_counter() - t0:.0f} s)")
-        rows.append((name, epochs, trainer.g_steps, seconds, result))
+        rows.append((name, epochs, trainer.g_steps, seconds, time.perf_counter() - t0, result))
+        if a.out:  # the table so far, so a long run that is stopped keeps its finished rows
+            write_atomic(a.out, markdown(rows, None, a, command))
     reference = metrics.reference_mnist(n=min(a.n_samples, 50000), parzen=not a.no_parzen)
     table = markdown(rows, reference, a, command)
     print()
     print(table)
     if a.out:
-        folder = os.path.dirname(os.path.abspath(a.out))
-        os.makedirs(folder, exist_ok=True)
-        with open(a.out, "w", encoding="utf-8") as f:
-            f.write(table)
+        write_atomic(a.out, table)
         print(f"written: {a.out}")
     return 0
+
+
+def write_atomic(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
