@@ -21,7 +21,7 @@ values, not runs of W' (7 for DCGAN's 7x7 maps): on NumPy this made im2col and c
 2-3 times faster than NCHW buffers. Layers see (N, C, H, W) shapes; the images that
 convolutions return are transposed views of batch-last memory, which the elementwise
 layers after them keep, so the next convolution reads them without a transposing copy
-(DCGAN's training step about 15% faster on NumPy than with contiguous NCHW copies).
+(DCGAN's training step about 1.2x faster on NumPy than with contiguous NCHW copies).
 
 ``to_channel_rows`` / ``from_channel_rows`` convert between NCHW images and the
 (C, H W N) matrices that multiply ``cols`` in a single matrix product.
