@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from .atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = ["save", "load", "CheckpointError", "META_KEY"]
@@ -26,8 +26,6 @@ __all__ = ["save", "load", "CheckpointError", "META_KEY"]
 #: Name under which the JSON meta is stored; not allowed as an array name.
 META_KEY = "__meta__"
 
-_umask = os.umask(0)  # read the process umask once (there is no getter) ...
-os.umask(_umask)      # ... and put it back; used so checkpoints get normal permissions
 
 
 class CheckpointError(ValueError):
@@ -86,36 +84,9 @@ def save(path, arrays, meta) -> str:
     path = os.fspath(path)
     host = _host_arrays(arrays)
     host[META_KEY] = _meta_array(meta)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, host)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
+    with atomic_open(path, "wb", durable=True) as f:
+        _write_npz(f, host)
     return path
-
-
-def _fsync_dir(folder: str) -> None:
-    """Persist the rename itself (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path):

@@ -31,13 +31,13 @@ import math
 import os
 import sys
 import time
-import uuid
 from typing import Callable, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import backend, checkpoint, plot
+from .atomic import atomic_open
 from .backend import get_array_module, to_numpy
 
 __all__ = ["fit", "FitResult", "TrainingDiverged", "save_samples", "fixed_inputs",
@@ -319,15 +319,6 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
     if not np.isfinite(out).all():
         raise ValueError("the generator produced NaN or infinite samples; not writing them")
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, out, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.save(f, out, allow_pickle=False)
     return path

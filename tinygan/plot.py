@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_progression",
@@ -37,20 +37,9 @@ _X_KEYS = ("iteration", "g_step", "d_step", "epoch", "step")
 def _save_png(fig: Figure, path, dpi: float) -> str:
     """Render ``fig`` with the Agg canvas and write it to ``path`` atomically."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     FigureCanvasAgg(fig)  # attaches the canvas to the figure; no global state
-    # a unique name in the same folder (same file system, so os.replace is atomic);
-    # opened with open() so the file gets the user's umask permissions
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
     return path
 
 

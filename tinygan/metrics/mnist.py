@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..atomic import atomic_open
 from ..backend import asarray, get_array_module
 from .distances import precision_recall
 from .frechet import feature_stats, frechet_distance
@@ -174,8 +175,6 @@ def reference_mnist(n: int = 10000, classifier=None, parzen: bool = True, cache:
     train, _ = _mnist("train")
     out = evaluate_mnist(train[:n], classifier=classifier, parzen=parzen)
     if path is not None:
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_open(path, "w", encoding="utf-8") as f:  # readers see old or whole new
             json.dump(out, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
     return out
