@@ -26,6 +26,8 @@ import os
 import sys
 import time
 
+from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads before NumPy loads
+
 LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
 ARCHS = ("mlp", "dcgan")
 NOISE_DIM = 100
@@ -37,23 +39,6 @@ N_CLASSES = 10
 DEFAULT_EPOCHS = 5
 # Options that must match a checkpoint's run for --resume to continue it.
 _RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic")
-
-BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def set_blas_threads(n):
-    """Set the BLAS thread count; must run before NumPy is first imported.
-
-    n None: one thread unless the environment already sets a count; 0: leave BLAS
-    alone; n > 0: n threads."""
-    if n is None:
-        if any(var in os.environ for var in BLAS_THREAD_VARS):
-            return
-        n = 1
-    if n > 0:
-        for var in BLAS_THREAD_VARS:
-            os.environ[var] = str(n)
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(

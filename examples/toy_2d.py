@@ -29,27 +29,12 @@ import os
 import sys
 import time
 
+from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads before NumPy loads
+
 ALGOS = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
 DATASETS = ("ring8", "grid25", "swissroll", "spiral")
 NOISE_DIM = 2
 N_EVAL = 2500          # samples for mode coverage, as PacGAN/VEEGAN
-
-BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def set_blas_threads(n):
-    """Set the BLAS thread count; must run before NumPy is first imported.
-
-    n None: one thread unless the environment already sets a count; 0: leave BLAS
-    alone; n > 0: n threads."""
-    if n is None:
-        if any(var in os.environ for var in BLAS_THREAD_VARS):
-            return
-        n = 1
-    if n > 0:
-        for var in BLAS_THREAD_VARS:
-            os.environ[var] = str(n)
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(

@@ -1,0 +1,20 @@
+"""BLAS thread count for the example scripts. Imports nothing numeric: the variables
+must be set before NumPy (and with it OpenBLAS) is first imported."""
+import os
+
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def set_blas_threads(n):
+    """Set the BLAS thread count; must run before NumPy is first imported.
+
+    n None: one thread unless the environment already sets a count (OpenBLAS threads
+    spin while idle, and on a busy 2-core machine two of them made a step up to 10x
+    slower; docs/design-notes.md); 0: leave BLAS alone; n > 0: n threads."""
+    if n is None:
+        if any(var in os.environ for var in BLAS_THREAD_VARS):
+            return
+        n = 1
+    if n > 0:
+        for var in BLAS_THREAD_VARS:
+            os.environ[var] = str(n)
