@@ -236,6 +236,15 @@ class Trainer:
         z = self.sample_noise(m)
         return self.G.forward(self._join(z, y))
 
+    def _draw_fakes(self, x_real, y_real):
+        """A minibatch of fakes like ``x_real``: (x_fake, y_fake), y_fake None unless
+        conditional. The "sample z(1..m) ~ p_z" line of every algorithm box."""
+        m = x_real.shape[0]
+        y_fake = self._fake_labels(m, y_real)
+        x_fake = self._generate(m, y_fake)
+        self._check_fake(x_fake, x_real)
+        return x_fake, y_fake
+
     def _check_fake(self, x_fake, x_real):
         if x_fake.shape != x_real.shape:
             raise ValueError(f"{type(self).__name__}: G produces samples of shape "

@@ -57,12 +57,9 @@ class GAN(Trainer):
 
     def discriminator_step(self, x_real, y_real):
         """Lines 3-5: one discriminator update on the real minibatch ``x_real``."""
-        m = x_real.shape[0]
         self.D.zero_grad()
         # line 3: z(1..m) ~ p_g(z), and the fakes G(z) (G([z, y]) when conditional)
-        y_fake = self._fake_labels(m, y_real)
-        x_fake = self._generate(m, y_fake)
-        self._check_fake(x_fake, x_real)
+        x_fake, y_fake = self._draw_fakes(x_real, y_real)
         # line 4: x(1..m) ~ p_data is the caller's minibatch x_real
         # line 5: ascend 1/m sum [log D(x) + log(1 - D(G(z)))] = descend discriminator_loss
         loss, s_real, s_fake = self._discriminator_gradients(

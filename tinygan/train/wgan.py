@@ -67,13 +67,10 @@ class WGAN(Trainer):
 
     def discriminator_step(self, x_real, y_real):
         """Lines 3-7: one critic update on the real batch ``x_real``, then clipping."""
-        m = x_real.shape[0]
         self.D.zero_grad()
         # line 3: {x(i)} ~ P_r is the caller's batch x_real
         # line 4: {z(i)} ~ p(z), and g_theta(z)
-        y_fake = self._fake_labels(m, y_real)
-        x_fake = self._generate(m, y_fake)
-        self._check_fake(x_fake, x_real)
+        x_fake, y_fake = self._draw_fakes(x_real, y_real)
         # line 5: g_w = grad_w [mean f(x) - mean f(g(z))]; we accumulate the gradient of
         #         its negative, the critic loss, and descend it
         loss, _, s_fake = self._discriminator_gradients(

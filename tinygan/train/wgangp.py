@@ -70,12 +70,9 @@ class WGANGP(Trainer):
 
     def discriminator_step(self, x_real, y_real):
         """Lines 3-9 for a whole batch: one critic update on ``x_real``."""
-        m = x_real.shape[0]
         self.D.zero_grad()
         # line 4: x ~ P_r (the caller's batch), z ~ p(z); line 5: x~ = G(z)
-        y_fake = self._fake_labels(m, y_real)
-        x_fake = self._generate(m, y_fake)
-        self._check_fake(x_fake, x_real)
+        x_fake, y_fake = self._draw_fakes(x_real, y_real)
         x_real_j, x_fake_j = self._join(x_real, y_real), self._join(x_fake, y_fake)
         # line 7, first part: D(x~) - D(x), its gradient added into D's grads
         loss, _, s_fake = self._discriminator_gradients(x_real_j, x_fake_j, self.discriminator_loss)
