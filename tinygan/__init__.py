@@ -6,3 +6,6 @@ from . import backend, nn, gradcheck
 from .backend import set_backend, get_backend, get_array_module, to_numpy
 
 __version__ = "0.1.0"
+
+__all__ = ["backend", "nn", "gradcheck", "set_backend", "get_backend", "get_array_module",
+           "to_numpy", "__version__"]

@@ -53,7 +53,6 @@ def knn_radii_sq(features, k: int = 3, block: int = BLOCK):
 
 def _share_inside(points, centres, radii_sq, block: int = BLOCK):
     """Fraction of ``points`` within radius of at least one of ``centres`` (a float)."""
-    xp = get_array_module(points)
     inside = 0
     for start in range(0, points.shape[0], block):
         d2 = pairwise_sq_distances(points[start:start + block], centres)
