@@ -213,6 +213,20 @@ class _LoggedLinear(nn.Linear):
         return super().jvp_backward(dy, dy_dot, need_dx=need_dx)
 
 
+def _both_reverse_passes(critic, x, v, dy_dot):
+    """Parameter grads after jvp_backward(None, dy_dot, need_dx=False) (the penalty's
+    zero-seeded pass) and after the plain jvp_backward(0, dy_dot), at (x, v)."""
+    xp = get_array_module(x)
+    grads = []
+    for seed, need_dx in ((None, False), (xp.zeros_like(dy_dot), True)):
+        critic.zero_grad()
+        critic.forward(x)
+        critic.jvp(v)
+        critic.jvp_backward(seed, dy_dot, need_dx=need_dx)
+        grads.append([g.copy() for _, g in critic.parameters()])
+    return grads
+
+
 @pytest.mark.parametrize("make", ACTIVATIONS, ids=ACT_IDS)
 def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
     """The penalty's reverse pass, jvp_backward(None, dy_dot, need_dx=False), skips
@@ -227,16 +241,8 @@ def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
         if "b" in layer.params:
             layer.params["b"][...] = 0.3 * rng.standard_normal(layer.params["b"].shape)
     x, v = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
-    dy_dot = rng.standard_normal((6, 1))
-    grads = []
-    for reverse in (lambda c, d: c.jvp_backward(None, d, need_dx=False),
-                    lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
-        critic.zero_grad()
-        critic.forward(x)
-        critic.jvp(v)
-        reverse(critic, dy_dot)
-        grads.append([g.copy() for _, g in critic.parameters()])
-    for (name, _, _), fast, slow in zip(critic.named_parameters(), *grads):
+    zero_seed, plain = _both_reverse_passes(critic, x, v, rng.standard_normal((6, 1)))
+    for (name, _, _), fast, slow in zip(critic.named_parameters(), zero_seed, plain):
         assert rel_error(fast, slow) < 1e-12, name
     assert _LoggedLinear.calls >= 2
 
@@ -244,16 +250,7 @@ def test_reverse_pass_shortcut_equals_protocol(xp, rng, make):
 def test_reverse_pass_shortcut_equals_protocol_conv(xp, rng):
     critic = _conv_critic(rng)
     x, v = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 6, 6))
-    dy_dot = rng.standard_normal((2, 1))
-    grads = []
-    for reverse in (lambda c, d: c.jvp_backward(None, d, need_dx=False),
-                    lambda c, d: c.jvp_backward(xp.zeros_like(d), d)):
-        critic.zero_grad()
-        critic.forward(x)
-        critic.jvp(v)
-        reverse(critic, dy_dot)
-        grads.append([g.copy() for _, g in critic.parameters()])
-    for fast, slow in zip(*grads):
+    for fast, slow in zip(*_both_reverse_passes(critic, x, v, rng.standard_normal((2, 1)))):
         assert rel_error(fast, slow) < 1e-12
 
 

@@ -292,6 +292,6 @@ def softmax_cross_entropy(logits, labels, check_range: bool = True) -> Classifie
     sum_e = xp.sum(e, axis=1, keepdims=True)               # in [1, K]
     value = xp.mean(xp.log(sum_e[:, 0]) - z[rows, labels])   # the shift M_i cancels
     dlogits = e / sum_e                                     # softmax
-    dlogits[rows, labels] -= 1                              # one entry per row: no add.at
+    dlogits[rows, labels] -= 1                              # one entry per row: no scatter-add needed
     dlogits /= m
     return ClassifierLossGrad(_value(value, logits), dlogits)

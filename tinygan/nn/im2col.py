@@ -13,7 +13,7 @@ time and vectorised over (c, n, h, w) (Chainer / deep-learning-from-scratch):
 
     a_pad[:, i : i + s H' : s, j : j + s W' : s, :] += cols[:, i, j]     for i < KH, j < KW
 
-KH KW slice additions, deterministic, identical on NumPy and CuPy, no ``add.at``.
+KH KW slice additions, deterministic, identical on NumPy and CuPy, no unbuffered scatter-add.
 
 Layout: the working buffers are channel-first and batch-LAST, a_pad (C, H + 2p, W + 2p, N)
 and cols ordered (c, i, j) x (h, w, n). A strided slice then moves runs of N contiguous
