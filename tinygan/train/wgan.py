@@ -38,7 +38,22 @@ WARMUP_EVERY = 500       # ... or gen_iterations % 500 == 0 ...
 WARMUP_N_CRITIC = 100    # ... -> Diters = 100
 
 
-class WGAN(Trainer):
+class WassersteinObjective:
+    """The critic and generator objectives shared by WGAN and WGAN-GP (a mixin).
+
+    critic:     mean f(G(z)) - mean f(x)   (Arjovsky Alg. 1 line 5 negated, to descend;
+                                            Gulrajani Alg. 1 line 7 without the penalty)
+    generator:  -mean f(G(z))              (Arjovsky line 10, Gulrajani line 12)
+    """
+
+    def discriminator_loss(self, s_real, s_fake):
+        return losses.wasserstein_critic(s_real, s_fake)
+
+    def generator_loss(self, s_fake):
+        return losses.wasserstein_generator(s_fake)
+
+
+class WGAN(WassersteinObjective, Trainer):
     """Arjovsky et al. 2017, Alg. 1. Statistics: d_loss (critic loss), g_loss and
     ``wasserstein`` = mean f(x) - mean f(G(z)) (line 5's estimate, before the update)."""
 
@@ -58,12 +73,6 @@ class WGAN(Trainer):
         if self.warmup and (self.g_steps < WARMUP_G_STEPS or self.g_steps % WARMUP_EVERY == 0):
             return WARMUP_N_CRITIC
         return self.n_critic
-
-    def discriminator_loss(self, s_real, s_fake):
-        return losses.wasserstein_critic(s_real, s_fake)
-
-    def generator_loss(self, s_fake):
-        return losses.wasserstein_generator(s_fake)
 
     def discriminator_step(self, x_real, y_real):
         """Lines 3-7: one critic update on the real batch ``x_real``, then clipping."""

@@ -31,11 +31,12 @@ carries the real label) and the norm runs over the data part only (``mask``).
 """
 from __future__ import annotations
 
-from .. import lipschitz, losses
+from .. import lipschitz
 from .base import Trainer, _scalar, check_int, check_real
+from .wgan import WassersteinObjective
 
 
-class WGANGP(Trainer):
+class WGANGP(WassersteinObjective, Trainer):
     """Gulrajani et al. 2017, Alg. 1. Statistics: d_loss (critic loss + penalty), g_loss,
     ``wasserstein`` = mean f(x) - mean f(G(z)), ``gp`` = lam mean (||g|| - 1)^2 and
     ``grad_norm`` = mean ||grad f(x^)||, all before the update."""
@@ -59,14 +60,6 @@ class WGANGP(Trainer):
 
     def d_updates_per_g(self):
         return self.n_critic                                   # line 2
-
-    def discriminator_loss(self, s_real, s_fake):
-        """mean D(x~) - mean D(x): line 7 without the penalty."""
-        return losses.wasserstein_critic(s_real, s_fake)
-
-    def generator_loss(self, s_fake):
-        """-mean D(G(z)): line 12."""
-        return losses.wasserstein_generator(s_fake)
 
     def discriminator_step(self, x_real, y_real):
         """Lines 3-9 for a whole batch: one critic update on ``x_real``."""
