@@ -147,6 +147,37 @@ def check_jvp(layer, x, x_dot, h: float = 1e-6) -> float:
     return rel_error(y_dot, numeric)
 
 
+def check_jvp_backward(layer, x, x_dot, dy=None, dy_dot=None, h: float = 1e-6,
+                       seed: int = 0) -> dict:
+    """Check the reverse pass through (y, y_dot): ``layer.jvp_backward(dy, dy_dot)``.
+
+    It must give the gradients of S = sum(dy * f(x)) + sum(dy_dot * J_f(x) x_dot) with
+    respect to x (``"x"``), x_dot (``"x_dot"``) and every parameter (added into grads);
+    all are compared with central differences of S. Random dy, dy_dot unless given.
+    Returns ``{"x": err, "x_dot": err, "<param>": err, ...}``.
+    """
+    _require_float64(x, "x")
+    xp = get_array_module(x)
+    y = layer.forward(x)
+    rng = xp.random.default_rng(seed)
+    dy = rng.standard_normal(size=y.shape) if dy is None else dy
+    dy_dot = rng.standard_normal(size=y.shape) if dy_dot is None else dy_dot
+
+    def scalar():
+        out = layer.forward(x)
+        return xp.sum(dy * out) + xp.sum(dy_dot * layer.jvp(x_dot))
+
+    layer.zero_grad()
+    layer.forward(x)
+    layer.jvp(x_dot)
+    dx, dx_dot = layer.jvp_backward(dy, dy_dot)
+    analytic, arrays = {"x": dx, "x_dot": dx_dot}, {"x": x, "x_dot": x_dot}
+    for name, param, grad in _named_params(layer):
+        analytic[name] = grad.copy()
+        arrays[name] = param
+    return check_gradients(scalar, arrays, analytic, h)
+
+
 def assert_close(errors, tol: float = 1e-6):
     """Raise AssertionError naming every gradient whose relative error is >= tol."""
     if isinstance(errors, dict):
