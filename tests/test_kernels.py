@@ -1,0 +1,274 @@
+"""The fused GPU kernels compute what the NumPy paths compute.
+
+Three links, each tested here, make the chain NumPy path == reference == kernel body:
+
+1. every NumPy code path that has a fused twin equals that op's NumPy reference
+   (bit for bit: same operations in the same order);
+2. every op's CUDA body, compiled as C++ on the host (``kernels.hostcheck``), equals its
+   reference in float32 and float64, edge cases (+-0, +-inf, NaN) included; and a wrong
+   body (Adam without its bias correction) is caught;
+3. the same bodies compile as CUDA device code (``nvcc``, no GPU needed), and on a GPU
+   the real CuPy kernels match the references, and a fused training step matches the
+   unfused one (``kernels.set_fused(False)``).
+
+Link 2 needs a C++ compiler, link 3 nvcc or a GPU; each skips cleanly without.
+"""
+import inspect
+import shutil
+
+import numpy
+import pytest
+
+from tinygan import kernels, losses, models, nn, train
+from tinygan.backend import to_numpy
+from tinygan.gradcheck import rel_error
+from tinygan.kernels import hostcheck
+from tinygan.nn.functional import sigmoid, softplus
+from tinygan.optim import SGD, Adam, RMSProp
+
+OPS = list(kernels.REGISTRY)
+DTYPES = [numpy.float32, numpy.float64]
+# float32: the host's expf/log1pf and NumPy's vectorised ones differ by up to an ulp or
+# two; every other op agrees bit for bit.
+RTOL = {numpy.float32: 1e-6, numpy.float64: 1e-14}
+
+
+def _reference(op, case):
+    """The op's reference on the case's values (it takes the names it needs)."""
+    accepted = inspect.signature(op.reference).parameters
+    out = op.reference(**{k: v for k, v in case.items() if k in accepted})
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _assert_close(got, want, dtype, what):
+    got, want = numpy.asarray(got), numpy.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert want.dtype == dtype, f"{what}: reference gave {want.dtype}, expected {dtype}"
+    numpy.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=0, equal_nan=True,
+                                  err_msg=what)
+
+
+@pytest.fixture(scope="module")
+def host_library(tmp_path_factory):
+    if hostcheck.find_compiler() is None:
+        pytest.skip("no C++ compiler (g++, c++, clang++ or $CXX) to check kernel bodies")
+    return hostcheck.HostLibrary(list(kernels.REGISTRY.values()),
+                                 str(tmp_path_factory.mktemp("kernels")))
+
+
+# -- link 2: the bodies, compiled for the host -----------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", OPS)
+def test_body_matches_reference_on_the_host(host_library, name, dtype):
+    op = kernels.REGISTRY[name]
+    rng = numpy.random.default_rng(7)
+    with numpy.errstate(invalid="ignore", over="ignore"):   # the edge cases' inf - inf
+        for k, case in enumerate(op.example(rng, dtype)):
+            got = host_library.run(name, case, dtype)
+            want = _reference(op, case)
+            assert len(got) == len(want) == len(op.outputs)
+            for out, g, w in zip(op.outputs, got, want):
+                _assert_close(g, w, dtype, f"{name} case {k}, output {out.name}")
+
+
+def test_host_check_catches_a_wrong_body(tmp_path):
+    """Adam without v's bias correction (the classic slip) must fail the comparison."""
+    if hostcheck.find_compiler() is None:
+        pytest.skip("no C++ compiler")
+    adam = kernels.adam
+    wrong = kernels.ElementwiseOp(
+        "adam_without_bias2", "T g",
+        ", ".join(p.declaration() for p in adam.scalars),
+        ", ".join(p.declaration() for p in adam.outputs),
+        adam.body.replace("sqrt(v / bias2)", "sqrt(v)"),
+        reference=adam.reference, example=adam.example, register=False)
+    lib = hostcheck.HostLibrary([wrong], str(tmp_path))
+    case = adam.example(numpy.random.default_rng(0), numpy.float64)[0]
+    p_new = lib.run(wrong.name, case, numpy.float64)[0]
+    with pytest.raises(AssertionError):
+        _assert_close(p_new, _reference(adam, case)[0], numpy.float64, "adam p")
+
+
+def test_cuda_compiles_every_body(tmp_path):
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found: the CUDA compile check needs the CUDA toolkit")
+    ptx = hostcheck.compile_cuda(list(kernels.REGISTRY.values()), str(tmp_path))
+    text = open(ptx).read()
+    for name in OPS:
+        assert f"{name}_kernel" in text   # both instantiations are in the PTX
+
+
+def test_op_declarations_are_checked():
+    with pytest.raises(ValueError, match="reserved"):
+        kernels.ElementwiseOp("bad", "T n", "", "T y", "y = n;", reference=None,
+                              example=None, register=False)
+    with pytest.raises(ValueError, match="cannot read parameter"):
+        kernels.ElementwiseOp("bad", "T", "", "T y", "y = 0;", reference=None,
+                              example=None, register=False)
+    with pytest.raises(ValueError, match="defined twice"):
+        kernels.ElementwiseOp("adam", "T g", "", "T y", "y = g;", reference=None,
+                              example=None)
+
+
+# -- link 1: the NumPy paths equal the references --------------------------------------
+
+def _draws(rng, dtype, shape=(6, 9)):
+    a = rng.standard_normal(shape).astype(dtype) * 3
+    a.flat[:4] = [0.0, -0.0, 40.0, -40.0]
+    return a
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_activation_paths_equal_references(dtype):
+    rng = numpy.random.default_rng(3)
+    a = _draws(rng, dtype)
+    for layer, phi, dphi, d2phi in (
+            (nn.ReLU(), ("relu", {}), ("relu_grad", {}), None),
+            (nn.LeakyReLU(0.2), ("leaky_relu", {"alpha": 0.2}),
+             ("leaky_relu_grad", {"alpha": 0.2}), None),
+            (nn.LeakyReLU(0.0), ("relu", {}), ("relu_grad", {}), None),
+            (nn.Tanh(), None, ("tanh_grad", "y"), ("tanh_second", "y")),
+            (nn.Sigmoid(), ("sigmoid", {}), ("sigmoid_grad", "y"), ("sigmoid_second", "y"))):
+        y = layer.forward(a)
+        if phi is not None:
+            numpy.testing.assert_array_equal(y, _reference(kernels.REGISTRY[phi[0]],
+                                                           {"a": a, "s": a, **phi[1]})[0])
+        for got, spec in ((layer.dphi(), dphi), (layer._d2phi(), d2phi)):
+            if spec is None:
+                continue
+            name, arg = spec
+            values = {"y": y} if arg == "y" else {"a": a, **arg}
+            numpy.testing.assert_array_equal(got, _reference(kernels.REGISTRY[name], values)[0])
+    numpy.testing.assert_array_equal(sigmoid(a), kernels.sigmoid.reference(a))
+    numpy.testing.assert_array_equal(softplus(a), kernels.softplus.reference(a))
+
+
+def _optimizer_step(make, dtype, steps=3):
+    """Run ``steps`` NumPy optimiser steps; before each, the reference predicts the
+    update from the same state and the optimiser's own kernel scalars."""
+    rng = numpy.random.default_rng(11)
+    p = rng.standard_normal((4, 7)).astype(dtype)
+    g = numpy.zeros_like(p)
+    opt = make([(p, g)])
+    op_name = {"SGD": "sgd", "RMSProp": "rmsprop", "Adam": "adam"}[type(opt).__name__]
+    if op_name == "sgd" and opt.momentum:
+        op_name = "sgd_nesterov" if opt.nesterov else "sgd_momentum"
+    op = kernels.REGISTRY[op_name]
+    for _ in range(steps):
+        g[...] = rng.standard_normal(p.shape).astype(dtype)
+        opt.t += 1                       # the scalars of the step about to be taken
+        scalars = opt._kernel_scalars()
+        opt.t -= 1
+        state = {name: arrays[0].copy() for name, arrays in opt.state.items()}
+        want = _reference(op, {"g": g, "p": p.copy(), **state, **scalars})
+        opt.step()
+        got = (p, *(opt.state[o.name][0] for o in op.outputs[1:]))
+        for o, w, h in zip(op.outputs, want, got):
+            numpy.testing.assert_array_equal(h, w, err_msg=f"{op_name}: {o.name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: SGD(ps, lr=0.1, momentum=0.5, nesterov=True), lambda ps: RMSProp(ps, lr=1e-3),
+    lambda ps: Adam(ps), lambda ps: Adam(ps, lr=1e-4, betas=(0.0, 0.9))],
+    ids=["sgd", "momentum", "nesterov", "rmsprop", "adam", "adam-wgangp"])
+def test_optimizer_paths_equal_references(make, dtype):
+    _optimizer_step(make, dtype)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 2)])
+def test_batchnorm_paths_equal_references(shape):
+    rng = numpy.random.default_rng(5)
+    bn = nn.BatchNorm(3, dtype=numpy.float64)
+    bn.params["gamma"][...] = rng.standard_normal(3)
+    bn.params["beta"][...] = rng.standard_normal(3)
+    x = rng.standard_normal(shape)
+    y = bn.forward(x)
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    mu = x.mean(axis=axes, keepdims=True)
+    per_channel = (1, 3) + (1,) * (len(shape) - 2)
+    xhat, y_ref = kernels.batchnorm_forward.reference(
+        x, mu, bn.inv_sigma, bn.params["gamma"].reshape(per_channel),
+        bn.params["beta"].reshape(per_channel))
+    numpy.testing.assert_array_equal(bn.xhat, xhat)
+    numpy.testing.assert_array_equal(y, y_ref)
+    dy = rng.standard_normal(shape)
+    m = x.size // 3
+    g = bn.params["gamma"].reshape(per_channel) * bn.inv_sigma
+    want = kernels.batchnorm_backward.reference(
+        dy, bn.xhat, dy.sum(axis=axes, keepdims=True),
+        (dy * bn.xhat).sum(axis=axes, keepdims=True), g / m, m)
+    numpy.testing.assert_allclose(bn.backward(dy.copy()), want, rtol=1e-13, atol=1e-13)
+
+
+# -- link 3 on a GPU: the real kernels, and whole training steps -------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", OPS)
+def test_cupy_kernel_matches_reference(xp, name, dtype):
+    if xp is numpy:
+        pytest.skip("runs the CuPy kernel; the NumPy side is the host check above")
+    op = kernels.REGISTRY[name]
+    rng = numpy.random.default_rng(7)
+    with numpy.errstate(invalid="ignore", over="ignore"):
+        for k, case in enumerate(op.example(rng, dtype)):
+            on_device = {key: xp.asarray(v) if isinstance(v, numpy.ndarray) else v
+                         for key, v in case.items()}
+            got = op(**on_device)
+            got = got if isinstance(got, tuple) else (got,)
+            for out, g, w in zip(op.outputs, got, _reference(op, case)):
+                # the GPU contracts a * b + c into one rounding (FMA): a few ulp
+                numpy.testing.assert_allclose(to_numpy(g), w, rtol=1e3 * RTOL[dtype],
+                                              atol=0, equal_nan=True,
+                                              err_msg=f"{name} case {k}, {out.name}")
+
+
+def _trainer(loss, arch, xp):
+    rng = xp.random.default_rng(0)
+    dtype = numpy.float64
+    if arch == "mlp":
+        G = models.mlp_generator(16, hidden=(32, 64), out_dim=49, rng=rng, dtype=dtype)
+        D = models.mlp_discriminator(49, hidden=(64, 32), rng=rng, dtype=dtype)
+    else:
+        G = models.dcgan_generator(16, width=8, rng=rng, dtype=dtype)
+        D = models.dcgan_discriminator(width=8, rng=rng, dtype=dtype)
+    return train.make_trainer(loss, G, D, noise_dim=16, seed=3)
+
+
+@pytest.mark.parametrize("loss,arch", [("nsgan", "mlp"), ("wgan-gp", "mlp"),
+                                       ("nsgan", "dcgan")])
+def test_fused_training_steps_match_unfused(xp, loss, arch):
+    """Three steps with the fused kernels and three without, from the same start."""
+    if xp is numpy:
+        pytest.skip("fusion only changes the CuPy path")
+    shape = (3, 8, 49) if arch == "mlp" else (3, 8, 1, 28, 28)   # 3 batches of 8
+    data = xp.random.default_rng(1).uniform(-1, 1, shape)
+    results = []
+    for fused in (True, False):
+        old = kernels.set_fused(fused)
+        try:
+            trainer = _trainer(loss, arch, xp)
+            for x in data:
+                trainer.step(x)
+        finally:
+            kernels.set_fused(old)
+        results.append([to_numpy(p) for p, _ in trainer.G.parameters() + trainer.D.parameters()])
+    for a, b in zip(*results):
+        assert rel_error(a, b) < 1e-10
+
+
+def test_losses_use_the_fused_functions_consistently(xp):
+    """The losses are built from sigmoid/softplus: fused or not, the same values."""
+    if xp is numpy:
+        pytest.skip("fusion only changes the CuPy path")
+    s = xp.asarray(numpy.linspace(-30, 30, 13).reshape(13, 1))
+    old = kernels.set_fused(False)
+    try:
+        plain = losses.discriminator_loss(s, -s)
+    finally:
+        kernels.set_fused(old)
+    fused = losses.discriminator_loss(s, -s)
+    for a, b in zip(plain, fused):
+        assert rel_error(to_numpy(a), to_numpy(b)) < 1e-14
