@@ -24,6 +24,10 @@ Why it looks the way it does:
   NumPy 2 (an ``np.float64`` scalar would). So float32 stays float32.
 * A step reads no device value back to the host (t and the hyperparameters are
   Python numbers).
+* On the GPU each update is one fused kernel per parameter array (``tinygan.kernels``:
+  ``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``, ``adam``), given the same
+  host-computed scalars as the NumPy path below (``_kernel_scalars``); NumPy runs the
+  in-place array code.
 """
 from __future__ import annotations
 
@@ -32,7 +36,9 @@ import numbers
 
 import numpy  # host-side type checks only
 
+from . import kernels
 from .backend import check_float_dtype, get_array_module
+from .kernels import use_kernels
 
 
 # -- hyperparameter checks ---------------------------------------------------------------
@@ -253,7 +259,18 @@ class SGD(Optimizer):
     def momentum(self, value):
         self._momentum = _unit_interval(value, "momentum", "SGD")
 
+    def _kernel_scalars(self):
+        return {"lr": self._lr} if self._momentum == 0 else {"lr": self._lr,
+                                                              "mu": self._momentum}
+
     def _update(self, i, p, g, s):
+        if use_kernels(p):
+            if self._momentum == 0:
+                kernels.sgd(g=g, p=p, **self._kernel_scalars())
+            else:
+                op = kernels.sgd_nesterov if self.nesterov else kernels.sgd_momentum
+                op(g=g, p=p, v=self.state["v"][i], **self._kernel_scalars())
+            return
         xp = get_array_module(p)
         lr, mu = self._lr, self._momentum
         xp.multiply(g, lr, out=s)            # s = lr g
@@ -298,9 +315,16 @@ class RMSProp(Optimizer):
         self.alpha = _unit_interval(alpha, "alpha", "RMSProp")
         self.eps = _positive(eps, "eps", "RMSProp")
 
+    def _kernel_scalars(self):
+        return {"alpha": self.alpha, "one_minus_alpha": 1 - self.alpha, "lr": self._lr,
+                "eps": self.eps}
+
     def _update(self, i, p, g, s):
-        xp = get_array_module(p)
         r = self.state["r"][i]
+        if use_kernels(p):
+            kernels.rmsprop(g=g, p=p, r=r, **self._kernel_scalars())
+            return
+        xp = get_array_module(p)
         r *= self.alpha
         xp.multiply(g, g, out=s)
         s *= 1 - self.alpha
@@ -348,10 +372,19 @@ class Adam(Optimizer):
     def betas(self):
         return (self.beta1, self.beta2)
 
+    def _kernel_scalars(self):
+        """The update's scalars at step t: step_size = lr / (1 - b1^t), bias2 = 1 - b2^t."""
+        b1, b2, t = self.beta1, self.beta2, self.t
+        return {"b1": b1, "one_minus_b1": 1 - b1, "b2": b2, "one_minus_b2": 1 - b2,
+                "eps": self.eps, "step_size": self._lr / (1 - b1 ** t), "bias2": 1 - b2 ** t}
+
     def _update(self, i, p, g, s):
+        m, v = self.state["m"][i], self.state["v"][i]
+        if use_kernels(p):
+            kernels.adam(g=g, p=p, m=m, v=v, **self._kernel_scalars())
+            return
         xp = get_array_module(p)
         b1, b2, t = self.beta1, self.beta2, self.t
-        m, v = self.state["m"][i], self.state["v"][i]
         m *= b1
         xp.multiply(g, 1 - b1, out=s)
         m += s                               # m <- b1 m + (1 - b1) g

@@ -18,12 +18,18 @@ whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say).
 ``_d2phi()`` returns None where phi'' = 0 (ReLU, LeakyReLU), so that term is skipped.
 phi'(a) is formed at most once per forward (``dphi()``): the gradient penalty uses it in
 three passes at the same point.
+
+On the GPU (CuPy arrays, ``tinygan.kernels.use_kernels``) phi, phi' and phi'' are each
+one fused kernel with the same formula (``tinygan/kernels/activations.py``); NumPy runs
+the array expressions below.
 """
 from __future__ import annotations
 
+from .. import kernels
 from .base import Layer
 from .functional import sigmoid, softplus
 from ..backend import get_array_module
+from ..kernels import use_kernels
 
 
 class Activation(Layer):
@@ -76,9 +82,13 @@ class ReLU(Activation):
     """phi(a) = max(a, 0);  phi'(a) = [a > 0];  phi''(a) = 0 (a.e.)."""
 
     def _phi(self, a):
+        if use_kernels(a):
+            return kernels.relu(a=a)
         return get_array_module(a).maximum(a, 0)
 
     def _dphi(self):
+        if use_kernels(self.a):
+            return kernels.relu_grad(a=self.a)
         return (self.a > 0).astype(self.a.dtype)
 
     def _d2phi(self):
@@ -102,12 +112,16 @@ class LeakyReLU(Activation):
     # alpha a otherwise; max([a > 0], alpha) is 1 or alpha.
     def _phi(self, a):
         xp = get_array_module(a)
-        if self.alpha == 0:
-            return xp.maximum(a, 0)         # ReLU (0 * a would turn a = inf into nan)
+        if self.alpha == 0:                 # ReLU (0 * a would turn a = -inf into nan)
+            return kernels.relu(a=a) if use_kernels(a) else xp.maximum(a, 0)
+        if use_kernels(a):
+            return kernels.leaky_relu(a=a, alpha=self.alpha)
         y = a * self.alpha
         return xp.maximum(a, y, out=y)      # max(a, alpha a)
 
     def _dphi(self):
+        if use_kernels(self.a):
+            return kernels.leaky_relu_grad(a=self.a, alpha=self.alpha)
         dphi = (self.a > 0).astype(self.a.dtype)
         return get_array_module(dphi).maximum(dphi, self.alpha, out=dphi)  # 1 or alpha
 
@@ -125,9 +139,13 @@ class Tanh(Activation):
         return get_array_module(a).tanh(a)
 
     def _dphi(self):
+        if use_kernels(self.y):
+            return kernels.tanh_grad(y=self.y)
         return 1 - self.y * self.y
 
     def _d2phi(self):
+        if use_kernels(self.y):
+            return kernels.tanh_second(y=self.y)
         return -2 * self.y * (1 - self.y * self.y)
 
 
@@ -138,9 +156,13 @@ class Sigmoid(Activation):
         return sigmoid(a)
 
     def _dphi(self):
+        if use_kernels(self.y):
+            return kernels.sigmoid_grad(y=self.y)
         return self.y * (1 - self.y)
 
     def _d2phi(self):
+        if use_kernels(self.y):
+            return kernels.sigmoid_second(y=self.y)
         return self.y * (1 - self.y) * (1 - 2 * self.y)
 
 
@@ -155,4 +177,4 @@ class Softplus(Activation):
 
     def _d2phi(self):
         s = sigmoid(self.a)
-        return s * (1 - s)
+        return kernels.sigmoid_grad(y=s) if use_kernels(s) else s * (1 - s)

@@ -18,7 +18,9 @@ affine map of each sample.
 """
 from __future__ import annotations
 
+from .. import kernels
 from ..backend import DEFAULT_DTYPE, get_array_module
+from ..kernels import use_kernels
 from .base import Layer
 from .init import ones, zeros
 
@@ -101,6 +103,12 @@ class BatchNorm(Layer):
             var = self._per_channel(self.running_var, x.ndim)
             centred = x - mu
         self.inv_sigma = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, shape (1, C[, 1, 1])
+        if use_kernels(x):                            # one fused kernel for both lines below
+            self.xhat, y = kernels.batchnorm_forward(
+                x=x, mu=mu, inv_sigma=self.inv_sigma,
+                gamma=self._per_channel(self.params["gamma"], x.ndim),
+                beta=self._per_channel(self.params["beta"], x.ndim))
+            return y
         # In place where an array is our own temporary (fewer large allocations):
         centred *= self.inv_sigma                     # xhat = (x - mu) / sigma
         self.xhat = centred
@@ -131,6 +139,9 @@ class BatchNorm(Layer):
         if not self.batch_stats:  # eval mode: an affine map with constant statistics
             return g * dy
         m = dy.size // self.num_features
+        if use_kernels(dy):                           # the line below as one kernel
+            return kernels.batchnorm_backward(dy=dy, xhat=self.xhat, sum_dy=sum_dy,
+                                              sum_dy_xhat=sum_dy_xhat, g_over_m=g / m, m=m)
         # dx = (g / m) (m dy - sum dy - xhat sum(dy xhat)), in two buffers
         dx = xp.multiply(dy, m, out=dy_xhat)          # dy_xhat is no longer needed
         dx -= sum_dy

@@ -13,7 +13,9 @@ time and vectorised over (c, n, h, w) (Chainer / deep-learning-from-scratch):
 
     a_pad[:, i : i + s H' : s, j : j + s W' : s, :] += cols[:, i, j]     for i < KH, j < KW
 
-KH KW slice additions, deterministic, identical on NumPy and CuPy, no unbuffered scatter-add.
+KH KW slice additions, deterministic, no unbuffered scatter-add. On the GPU col2im is
+instead one gather kernel, each pixel summing its own terms in the same order
+(``tinygan/kernels/col2im.py``).
 
 Layout: the working buffers are channel-first and batch-LAST, a_pad (C, H + 2p, W + 2p, N)
 and cols ordered (c, i, j) x (h, w, n). A strided slice then moves runs of N contiguous
@@ -28,7 +30,9 @@ layers after them keep, so the next convolution reads them without a transposing
 """
 from __future__ import annotations
 
+from .. import kernels
 from ..backend import get_array_module
+from ..kernels import use_kernels
 
 
 def conv_output_size(n: int, k: int, stride: int, padding: int) -> int:
@@ -72,6 +76,11 @@ def col2im(cols, shape, kh: int, kw: int, stride: int, padding: int):
     xp = get_array_module(cols)
     n, c, h, w = shape
     ho, wo = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
+    if use_kernels(cols):                       # one gather kernel, batch-last output
+        image = xp.empty((c, h, w, n), dtype=cols.dtype)
+        kernels.col2im_gather(cols=cols, height=h, width=w, batch=n, kh=kh, kw=kw,
+                              stride=stride, pad=padding, out_h=ho, out_w=wo, image=image)
+        return image.transpose(3, 0, 1, 2)
     cols = cols.reshape(c, kh, kw, ho, wo, n)
     # Padded batch-last buffer (C, H + 2p, W + 2p, N): cols[:, i, j] is (C, H', W', N).
     a_pad = xp.zeros((c, h + 2 * padding, w + 2 * padding, n), dtype=cols.dtype)
