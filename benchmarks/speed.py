@@ -4,6 +4,7 @@
     python benchmarks/speed.py --quick --out speed.md            # a short run, markdown table
     python benchmarks/speed.py --models mlp,dcgan --repeats 50 --threads 1
     python benchmarks/speed.py --backend cupy --repeats 200      # GPU: CuPy vs torch CUDA
+    TINYGAN_FUSED=0 python benchmarks/speed.py --backend cupy    # GPU, without fused kernels
 
 One training step is one ``trainer.step(x_real)`` of ``tinygan.train.make_trainer`` with
 k = n_critic = 1, i.e. one D / critic update and one G update, batch m = 64 (--batch):
@@ -54,7 +55,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))   # run from a checkout without installing
 sys.path.insert(0, HERE)                    # torch_reference
 
-from tinygan import backend, models, train  # noqa: E402
+from tinygan import backend, kernels, models, train  # noqa: E402
 
 MODELS = ("mlp", "wgan-gp", "dcgan")
 MODEL_TITLES = {"mlp": "MLP GAN", "wgan-gp": "WGAN-GP (MLP)", "dcgan": "DCGAN"}
@@ -349,6 +350,11 @@ def environment(threads_note):
         parts.append(f"PyTorch {torch.__version__}")
     except ImportError:
         parts.append("PyTorch not installed")
+    if backend.cupy_available():
+        import cupy
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        fused = "on" if kernels.fused_enabled() else "off (TINYGAN_FUSED=0)"
+        parts.append(f"CuPy {cupy.__version__} on {gpu}, fused kernels {fused}")
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
