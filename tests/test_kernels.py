@@ -99,6 +99,21 @@ def test_cuda_compiles_every_body(tmp_path):
         assert f"{name}_kernel" in text   # both instantiations are in the PTX
 
 
+def test_cupys_generated_source_compiles(tmp_path):
+    """CuPy's own code for each op (its wrapping, argument types and headers), as it
+    would reach NVRTC on a GPU, compiled by nvcc. Needs CuPy installed, not a GPU."""
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found")
+    pytest.importorskip("cupy")
+    try:
+        source, _ = hostcheck.cupy_kernel_source(kernels.adam, numpy.float32)
+    except (ImportError, AttributeError) as err:
+        pytest.skip(f"this CuPy's internal code generator differs: {err}")
+    assert "T &p = _raw_p[_ind.get()];" in source and "typedef float T;" in source
+    paths = hostcheck.compile_cupy_sources(list(kernels.REGISTRY.values()), str(tmp_path))
+    assert len(paths) == 2 * len(OPS)
+
+
 def test_op_declarations_are_checked():
     with pytest.raises(ValueError, match="reserved"):
         kernels.ElementwiseOp("bad", "T n", "", "T y", "y = n;", reference=None,

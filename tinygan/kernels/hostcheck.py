@@ -189,3 +189,62 @@ class HostLibrary:
         function.restype = None
         function(*args)
         return tuple(outs)
+
+
+# -- the exact source CuPy generates -----------------------------------------------------
+
+def cupy_kernel_source(op, dtype):
+    """The CUDA source CuPy itself generates for ``op`` on contiguous arrays of
+    ``dtype``, headers included, and CuPy's compiler options: what CuPy would hand to
+    NVRTC on a GPU machine. Needs CuPy installed but no GPU. It uses CuPy's internal
+    code generator (``cupy._core._kernel``), which is not public API: when a CuPy
+    release changes it, this raises ImportError or AttributeError."""
+    import cupy
+    from cupy._core import _carray, _kernel, _scalar, core
+
+    dtype = numpy.dtype(dtype)
+    kernel = op.kernel()
+
+    def dtype_of(p):
+        return dtype if p.type == "T" else numpy.dtype(p.type)
+
+    _, _, type_map = kernel._decide_params_type(
+        tuple(dtype_of(p) for p in op.inputs + op.scalars),
+        tuple(dtype_of(p) for p in op.outputs))
+    ndarray, indexer, scalar = 1, 2, 3            # cupy._core._kernel._ArgKind
+    infos = [_kernel._ArgInfo(ndarray, cupy.ndarray, dtype_of(p), 2 if p.raw else 1, True,
+                              True) for p in op.inputs]
+    infos += [_kernel._ArgInfo(scalar, _scalar.CScalar, dtype_of(p), 0, True, True)
+              for p in op.scalars]
+    infos += [_kernel._ArgInfo(ndarray, cupy.ndarray, dtype, 1, True, True)
+              for p in op.outputs]
+    infos.append(_kernel._ArgInfo(indexer, _carray.Indexer, None, 1, True, True))
+    code = _kernel._get_elementwise_kernel_code(tuple(infos), type_map, kernel.params,
+                                                kernel.operation, kernel.name,
+                                                kernel.preamble)
+    headers = "".join(f"#include <{h}>\n" for h in core._cupy_header_list)
+    return headers + code, tuple(core.assemble_cupy_compiler_options(()))
+
+
+def compile_cupy_sources(ops, directory, arch="sm_90", nvcc=None):
+    """Compile CuPy's own generated source of every op, float32 and float64, with nvcc
+    and CuPy's include options (CuPy uses NVRTC at run time; nvcc reads the same CUDA
+    C++). Returns the PTX paths; raises RuntimeError with the messages on any error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nvcc = nvcc or shutil.which("nvcc")
+    if nvcc is None:
+        raise RuntimeError("hostcheck.compile_cupy_sources: nvcc not found on PATH")
+    commands = []
+    for op in ops:
+        for dtype in (numpy.float32, numpy.float64):
+            source, options = cupy_kernel_source(op, dtype)
+            stem = os.path.join(directory, f"cupy_{op.name}_{numpy.dtype(dtype).name}")
+            with open(stem + ".cu", "w") as f:
+                f.write(source)
+            commands.append(([nvcc, f"-arch={arch}", "-ptx", *options, "-o", stem + ".ptx",
+                              stem + ".cu"], f"nvcc on CuPy's source of {op.name}", stem))
+    # one kernel per file (each has its own typedef T); the compiles run side by side
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda c: _run_compiler(c[0], c[1]), commands))
+    return [stem + ".ptx" for _, _, stem in commands]
