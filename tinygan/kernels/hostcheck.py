@@ -71,21 +71,29 @@ def _bindings(op) -> str:
     return "\n        ".join(lines)
 
 
-def host_source(ops) -> str:
-    """C++ for every op: ``<name>_float`` and ``<name>_double``, extern "C"."""
-    chunks = [_PRELUDE]
-    for op in ops:
-        _check_supported(op)
-        chunks.append(f"""
+def _template(op, head: str, select_i: str) -> str:
+    """``op.body`` at element i inside a function template over T: ``head`` declares the
+    function, ``select_i`` opens the block in which i is one element (a loop on the
+    host, one thread's index on the GPU)."""
+    return f"""
 template <typename T>
-static void {op.name}_loop({_signature(op, "T")}) {{
-    for (long long i = 0; i < n; ++i) {{
+{head}({_signature(op, "T")}) {{
+    {select_i} {{
         {_bindings(op)}
         {{
 {op.body}
         }}
     }}
-}}""")
+}}"""
+
+
+def host_source(ops) -> str:
+    """C++ for every op: ``<name>_float`` and ``<name>_double``, extern "C"."""
+    chunks = [_PRELUDE]
+    for op in ops:
+        _check_supported(op)
+        chunks.append(_template(op, f"static void {op.name}_loop",
+                                "for (long long i = 0; i < n; ++i)"))
         for t in ("float", "double"):
             chunks.append(f'extern "C" void {op.name}_{t}({_signature(op, t)}) '
                           f'{{ {op.name}_loop<{t}>({_arg_names(op)}); }}')
@@ -97,16 +105,10 @@ def cuda_source(ops) -> str:
     chunks = []
     for op in ops:
         _check_supported(op)
-        chunks.append(f"""
-template <typename T>
-__global__ void {op.name}_kernel({_signature(op, "T")}) {{
-    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    {_bindings(op)}
-    {{
-{op.body}
-    }}
-}}""")
+        chunks.append(_template(
+            op, f"__global__ void {op.name}_kernel",
+            "const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
+            "    if (i < n)"))
         for t in ("float", "double"):
             chunks.append(f"template __global__ void {op.name}_kernel<{t}>"
                           f"({_signature(op, t)});")
@@ -127,17 +129,22 @@ def _run_compiler(command, what):
         raise RuntimeError(f"{what} failed ({' '.join(command)}):\n{result.stderr}")
 
 
+def _compile(text, source, command, what):
+    """Write ``text`` to the file ``source`` and compile it: ``command + [source]``."""
+    with open(source, "w") as f:
+        f.write(text)
+    _run_compiler(command + [source], what)
+
+
 def compile_cuda(ops, directory, arch="sm_90", nvcc=None):
     """Compile every op's body as CUDA device code to PTX; returns the PTX path.
     Raises RuntimeError with the compiler's messages on any error or warning."""
     nvcc = nvcc or shutil.which("nvcc")
     if nvcc is None:
         raise RuntimeError("hostcheck.compile_cuda: nvcc not found on PATH")
-    source = os.path.join(directory, "tinygan_kernels.cu")
-    with open(source, "w") as f:
-        f.write(cuda_source(ops))
     out = os.path.join(directory, "tinygan_kernels.ptx")
-    _run_compiler([nvcc, f"-arch={arch}", "-ptx", "-o", out, source], "nvcc")
+    _compile(cuda_source(ops), os.path.join(directory, "tinygan_kernels.cu"),
+             [nvcc, f"-arch={arch}", "-ptx", "-o", out], "nvcc")
     return out
 
 
@@ -149,12 +156,10 @@ class HostLibrary:
         compiler = compiler or find_compiler()
         if compiler is None:
             raise RuntimeError("hostcheck: no C++ compiler found (set CXX, or install g++)")
-        source = os.path.join(directory, "tinygan_kernels_host.cpp")
-        with open(source, "w") as f:
-            f.write(host_source(ops))
         path = os.path.join(directory, "tinygan_kernels_host.so")
-        _run_compiler([compiler, "-std=c++17", "-O2", "-Wall", "-Werror", "-shared", "-fPIC",
-                       "-o", path, source], "host C++ compile")
+        _compile(host_source(ops), os.path.join(directory, "tinygan_kernels_host.cpp"),
+                 [compiler, "-std=c++17", "-O2", "-Wall", "-Werror", "-shared", "-fPIC",
+                  "-o", path], "host C++ compile")
         self.lib = ctypes.CDLL(path)
 
     def run(self, name, values, dtype):
@@ -240,11 +245,9 @@ def compile_cupy_sources(ops, directory, arch="sm_90", nvcc=None):
         for dtype in (numpy.float32, numpy.float64):
             source, options = cupy_kernel_source(op, dtype)
             stem = os.path.join(directory, f"cupy_{op.name}_{numpy.dtype(dtype).name}")
-            with open(stem + ".cu", "w") as f:
-                f.write(source)
-            commands.append(([nvcc, f"-arch={arch}", "-ptx", *options, "-o", stem + ".ptx",
-                              stem + ".cu"], f"nvcc on CuPy's source of {op.name}", stem))
+            commands.append((source, stem, [nvcc, f"-arch={arch}", "-ptx", *options, "-o",
+                                            stem + ".ptx"], f"nvcc on CuPy's {op.name}"))
     # one kernel per file (each has its own typedef T); the compiles run side by side
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda c: _run_compiler(c[0], c[1]), commands))
-    return [stem + ".ptx" for _, _, stem in commands]
+        list(pool.map(lambda c: _compile(c[0], c[1] + ".cu", c[2], c[3]), commands))
+    return [stem + ".ptx" for _, stem, _, _ in commands]
