@@ -7,11 +7,16 @@ Three links, each tested here, make the chain NumPy path == reference == kernel 
 2. every op's CUDA body, compiled as C++ on the host (``kernels.hostcheck``), equals its
    reference in float32 and float64, edge cases (+-0, +-inf, NaN) included; and a wrong
    body (Adam without its bias correction) is caught;
-3. the same bodies compile as CUDA device code (``nvcc``, no GPU needed), and on a GPU
-   the real CuPy kernels match the references, and a fused training step matches the
-   unfused one (``kernels.set_fused(False)``).
+3. the same bodies compile as CUDA device code (``nvcc``, no GPU needed), as does the
+   exact source CuPy generates for them (CuPy installed, no GPU needed); on a GPU the
+   real CuPy kernels match the references, and fused training steps match unfused ones
+   (``kernels.set_fused(False)``).
 
-Link 2 needs a C++ compiler, link 3 nvcc or a GPU; each skips cleanly without.
+Between links 2 and 3, the call sites: whole training steps taking every fused branch,
+with the bodies run by the host library in place of CuPy, equal plain NumPy steps.
+
+Link 2 and the call sites need a C++ compiler, link 3 nvcc, CuPy or a GPU; each skips
+cleanly without.
 """
 import inspect
 import shutil
@@ -218,6 +223,97 @@ def test_batchnorm_paths_equal_references(shape):
     numpy.testing.assert_allclose(bn.backward(dy.copy()), want, rtol=1e-13, atol=1e-13)
 
 
+# -- the call sites, without a GPU: kernels run by the host library ---------------------
+
+class _HostKernel:
+    """Stands in for ``cupy.ElementwiseKernel``: the same positional call (inputs,
+    scalars, then all outputs or none), outputs written in place when given, one array or
+    a tuple returned, but the body runs from the host library."""
+
+    def __init__(self, library, op):
+        self.library, self.op = library, op
+
+    def __call__(self, *args):
+        op = self.op
+        n_in = len(op.inputs) + len(op.scalars)
+        assert len(args) in (n_in, n_in + len(op.outputs)), f"{op.name}: {len(args)} args"
+        values = dict(zip([p.name for p in op.inputs + op.scalars], args))
+        given = args[n_in:]
+        values.update(zip([p.name for p in op.outputs], given))
+        for p in op.scalars:          # the call passes typed NumPy scalars, as for CuPy
+            assert isinstance(values[p.name], numpy.generic), f"{op.name}: {p.name}"
+        results = self.library.run(op.name, values, args[0].dtype)
+        for out, result in zip(given, results):
+            assert out.shape == result.shape, f"{op.name}: output shape {out.shape}"
+            out[...] = result
+        results = tuple(given) or results
+        return results if len(results) > 1 else results[0]
+
+
+@pytest.fixture
+def kernels_on_the_host(host_library, monkeypatch):
+    """Every call site takes its fused branch on NumPy arrays, and every op's kernel is
+    its body compiled for the host: the dispatch code runs as it would on CuPy."""
+    import tinygan.nn.activations, tinygan.nn.batchnorm, tinygan.nn.functional
+    import tinygan.nn.im2col, tinygan.optim
+    for module in (tinygan.nn.activations, tinygan.nn.batchnorm, tinygan.nn.functional,
+                   tinygan.nn.im2col, tinygan.optim):
+        monkeypatch.setattr(module, "use_kernels", lambda *arrays: True)
+    for op in kernels.REGISTRY.values():
+        monkeypatch.setattr(op, "_kernel", _HostKernel(host_library, op))
+
+
+def _float64_trainer(loss, arch, xp, **overrides):
+    rng = xp.random.default_rng(0)
+    dtype = numpy.float64
+    if arch == "dcgan":
+        G = models.dcgan_generator(16, width=8, rng=rng, dtype=dtype)
+        D = models.dcgan_discriminator(width=8, rng=rng, dtype=dtype)
+    else:
+        activation = "tanh" if arch == "mlp-tanh" else "leakyrelu"
+        G = models.mlp_generator(16, hidden=(32, 64), out_dim=49, activation=activation,
+                                 rng=rng, dtype=dtype)
+        D = models.mlp_discriminator(49, hidden=(64, 32), activation=activation, rng=rng,
+                                     dtype=dtype)
+    return train.make_trainer(loss, G, D, noise_dim=16, seed=3, **overrides)
+
+
+def _three_steps(xp, loss, arch, overrides):
+    trainer = _float64_trainer(loss, arch, xp, **overrides)
+    shape = (3, 8, 1, 28, 28) if arch == "dcgan" else (3, 8, 49)
+    for x in xp.random.default_rng(1).uniform(-1, 1, shape):
+        trainer.step(x)
+    arrays = [p for p, _ in trainer.G.parameters() + trainer.D.parameters()]
+    for opt in (trainer.opt_G, trainer.opt_D):          # moments under their own names
+        arrays += [a for name in sorted(opt.state) for a in opt.state[name]]
+    for layer in trainer.G.layers + trainer.D.layers:   # BatchNorm's running statistics
+        arrays += [getattr(layer, name) for name in getattr(layer, "buffer_names", tuple)()]
+    return [to_numpy(a).copy() for a in arrays]
+
+
+STEP_CASES = [("nsgan", "mlp", {}), ("wgan-gp", "mlp", {}), ("wgan-gp", "mlp-tanh", {}),
+              ("nsgan", "dcgan", {}), ("wgan", "mlp", {}),
+              ("lsgan", "mlp", {"optimizer": "sgd", "momentum": 0.5}),
+              ("gan", "mlp", {"optimizer": "sgd", "momentum": 0.5, "nesterov": True}),
+              ("gan", "mlp-tanh", {"optimizer": "sgd", "lr": 0.01})]
+STEP_IDS = ["nsgan-adam", "wgangp-adam", "wgangp-tanh", "dcgan-batchnorm-col2im",
+            "wgan-rmsprop", "lsgan-momentum", "gan-nesterov", "gan-sgd-tanh"]
+
+
+@pytest.mark.parametrize("loss,arch,overrides", STEP_CASES, ids=STEP_IDS)
+def test_fused_call_sites_reproduce_the_numpy_steps(loss, arch, overrides, request):
+    """Three training steps through every fused branch (activations, sigmoid/softplus in
+    the losses, the optimiser updates, BatchNorm, col2im), with the kernels' bodies run on
+    the host, equal three plain NumPy steps: parameters, optimiser state and BatchNorm's
+    running statistics. This checks the call sites' arguments (names, scalars, which
+    outputs are updated in place, shapes) without a GPU."""
+    plain = _three_steps(numpy, loss, arch, overrides)
+    request.getfixturevalue("kernels_on_the_host")
+    fused = _three_steps(numpy, loss, arch, overrides)
+    for a, b in zip(plain, fused):
+        assert rel_error(a, b) < 1e-12
+
+
 # -- link 3 on a GPU: the real kernels, and whole training steps -------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
@@ -240,36 +336,18 @@ def test_cupy_kernel_matches_reference(xp, name, dtype):
                                               err_msg=f"{name} case {k}, {out.name}")
 
 
-def _trainer(loss, arch, xp):
-    rng = xp.random.default_rng(0)
-    dtype = numpy.float64
-    if arch == "mlp":
-        G = models.mlp_generator(16, hidden=(32, 64), out_dim=49, rng=rng, dtype=dtype)
-        D = models.mlp_discriminator(49, hidden=(64, 32), rng=rng, dtype=dtype)
-    else:
-        G = models.dcgan_generator(16, width=8, rng=rng, dtype=dtype)
-        D = models.dcgan_discriminator(width=8, rng=rng, dtype=dtype)
-    return train.make_trainer(loss, G, D, noise_dim=16, seed=3)
-
-
-@pytest.mark.parametrize("loss,arch", [("nsgan", "mlp"), ("wgan-gp", "mlp"),
-                                       ("nsgan", "dcgan")])
-def test_fused_training_steps_match_unfused(xp, loss, arch):
-    """Three steps with the fused kernels and three without, from the same start."""
+@pytest.mark.parametrize("loss,arch,overrides", STEP_CASES, ids=STEP_IDS)
+def test_fused_training_steps_match_unfused(xp, loss, arch, overrides):
+    """Three steps with the real fused kernels and three without, from the same start."""
     if xp is numpy:
         pytest.skip("fusion only changes the CuPy path")
-    shape = (3, 8, 49) if arch == "mlp" else (3, 8, 1, 28, 28)   # 3 batches of 8
-    data = xp.random.default_rng(1).uniform(-1, 1, shape)
     results = []
     for fused in (True, False):
         old = kernels.set_fused(fused)
         try:
-            trainer = _trainer(loss, arch, xp)
-            for x in data:
-                trainer.step(x)
+            results.append(_three_steps(xp, loss, arch, overrides))
         finally:
             kernels.set_fused(old)
-        results.append([to_numpy(p) for p, _ in trainer.G.parameters() + trainer.D.parameters()])
     for a, b in zip(*results):
         assert rel_error(a, b) < 1e-10
 
