@@ -101,7 +101,7 @@ class BatchNorm(Layer):
         else:
             mu = self._per_channel(self.running_mean, x.ndim)
             var = self._per_channel(self.running_var, x.ndim)
-            centred = x - mu
+            centred = None if use_kernels(x) else x - mu   # the fused kernel forms x - mu
         self.inv_sigma = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, shape (1, C[, 1, 1])
         if use_kernels(x):                            # one fused kernel for both lines below
             self.xhat, y = kernels.batchnorm_forward(
