@@ -25,9 +25,9 @@ Why it looks the way it does:
 * A step reads no device value back to the host (t and the hyperparameters are
   Python numbers).
 * On the GPU each update is one fused kernel per parameter array (``tinygan.kernels``:
-  ``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``, ``adam``), given the same
-  host-computed scalars as the NumPy path below (``_kernel_scalars``); NumPy runs the
-  in-place array code.
+  ``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``, ``adam``), given its
+  scalars by ``_kernel_scalars`` (the values the NumPy path below uses; the two paths
+  agree bit for bit, tests/test_kernels.py); NumPy runs the in-place array code.
 """
 from __future__ import annotations
 

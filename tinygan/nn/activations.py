@@ -112,7 +112,7 @@ class LeakyReLU(Activation):
     # alpha a otherwise; max([a > 0], alpha) is 1 or alpha.
     def _phi(self, a):
         xp = get_array_module(a)
-        if self.alpha == 0:                 # ReLU (0 * a would turn a = -inf into nan)
+        if self.alpha == 0:                 # ReLU (0 * a would turn a = +-inf into nan)
             return kernels.relu(a=a) if use_kernels(a) else xp.maximum(a, 0)
         if use_kernels(a):
             return kernels.leaky_relu(a=a, alpha=self.alpha)
