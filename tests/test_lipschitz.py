@@ -309,7 +309,7 @@ class _FirstOrderOnly(nn.Layer):
 def test_sample_mixing_layer_raises_clear_error(xp, rng):
     critic = nn.Sequential(nn.Linear(3, 4), _SampleMixing(), nn.LeakyReLU(), nn.Linear(4, 1))
     x_hat = rng.standard_normal((5, 3), dtype=xp.float32)
-    with pytest.raises(TypeError, match=r"critic\[1\].*mixes the samples.*BatchNorm"):
+    with pytest.raises(nn.PenaltyIncompatibleError, match=r"critic\[1\].*mixes the samples.*BatchNorm"):
         gradient_penalty(critic, x_hat)
     for _, g in critic.parameters():  # nothing was touched
         assert float(xp.abs(g).max()) == 0.0
@@ -319,14 +319,14 @@ def test_batchnorm_critic_raises_clear_error(xp, rng):
     if not hasattr(nn, "BatchNorm"):
         pytest.skip("nn.BatchNorm not available yet")
     critic = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm(4), nn.LeakyReLU(), nn.Linear(4, 1))
-    with pytest.raises(TypeError, match=r"critic\[1\] = BatchNorm.*mixes the samples"):
+    with pytest.raises(nn.PenaltyIncompatibleError, match=r"critic\[1\] = BatchNorm.*mixes the samples"):
         gradient_penalty(critic, rng.standard_normal((5, 3), dtype=xp.float32))
 
 
 def test_layer_without_jvp_raises_clear_error(xp, rng):
     critic = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Tanh(), _FirstOrderOnly()),
                            nn.Linear(4, 1))
-    with pytest.raises(TypeError, match=r"critic\[1\]\[1\] = _FirstOrderOnly.*no second-order pair"):
+    with pytest.raises(nn.PenaltyIncompatibleError, match=r"critic\[1\]\[1\] = _FirstOrderOnly.*no second-order pair"):
         gradient_penalty(critic, rng.standard_normal((5, 3), dtype=xp.float32))
 
 

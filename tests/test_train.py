@@ -6,7 +6,7 @@ import json
 import numpy
 import pytest
 
-from tinygan import checkpoint, lipschitz, losses, models, optim, train
+from tinygan import checkpoint, lipschitz, losses, models, nn, optim, train
 from tinygan.nn.functional import sigmoid
 
 NOISE_DIM = 3
@@ -223,7 +223,7 @@ def test_gradient_penalty_pulls_grad_norm_to_one(xp, scale):
 def test_wgangp_rejects_batchnorm_critic(xp):
     G = models.dcgan_generator(noise_dim=4, width=2)
     D = models.dcgan_discriminator(batchnorm=True, width=2)
-    with pytest.raises(ValueError, match="BatchNorm"):
+    with pytest.raises(nn.PenaltyIncompatibleError, match="BatchNorm"):
         train.make_trainer("wgan-gp", G, D, noise_dim=4)
 
 

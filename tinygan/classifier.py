@@ -1,5 +1,6 @@
 """The MNIST classifier behind tinygan's sample-quality metrics, built from tinygan's own
-layers, trained once and cached.
+layers, trained once and cached. Its loss: docs/derivations.md, "Softmax cross-entropy";
+what its features feed: docs/derivations.md, "Evaluation metrics".
 
 Architecture (x in [-1, 1], N x 1 x 28 x 28):
 

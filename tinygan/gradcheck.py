@@ -1,4 +1,5 @@
 """Numeric gradient checking: central differences in float64.
+Derivation of the error bounds: docs/derivations.md, "Numeric gradient checking".
 
 For a scalar function f of arrays x (which f reads when called), the numeric gradient of
 each entry is

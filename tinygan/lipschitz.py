@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy
 
 from .backend import check_float_dtype, default_rng, get_array_module
-from .nn.base import Layer
+from .nn.base import Layer, PenaltyIncompatibleError
 
 __all__ = ["clip_weights", "interpolate", "input_gradient", "gradient_penalty",
            "GradientPenalty"]
@@ -138,22 +138,22 @@ def _leaf_layers(layer, path="critic"):
 
 
 def _check_second_order(critic):
-    """Raise a clear TypeError naming the first layer that cannot take part."""
+    """Raise PenaltyIncompatibleError naming the first layer that cannot take part."""
     for path, layer in _leaf_layers(critic):
         if not getattr(layer, "supports_jvp", True):
-            raise TypeError(
+            raise PenaltyIncompatibleError(
                 f"gradient_penalty: {path} = {layer!r} mixes the samples of a batch "
                 "(supports_jvp=False, e.g. BatchNorm), so grad_x f(x_hat_i) is not a "
                 "per-sample gradient and the penalty is ill-defined; build the critic "
                 "without batch normalisation (Gulrajani et al. 2017, sec. 4)")
         if isinstance(layer, Layer) and (type(layer).jvp is Layer.jvp
                                          or type(layer).jvp_backward is Layer.jvp_backward):
-            raise TypeError(
+            raise PenaltyIncompatibleError(
                 f"gradient_penalty: {path} = {layer!r} has no second-order pair "
                 "(jvp / jvp_backward), needed for the double backprop")
         if not isinstance(layer, Layer) and not (hasattr(layer, "jvp")
                                                  and hasattr(layer, "jvp_backward")):
-            raise TypeError(
+            raise PenaltyIncompatibleError(
                 f"gradient_penalty: {path} = {layer!r} has no jvp / jvp_backward methods, "
                 "needed for the double backprop")
 
@@ -200,7 +200,8 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
 
     What was already in ``critic.grads`` is kept (+=), so the caller may accumulate the
     Wasserstein loss gradient before or after. Every layer must implement the
-    second-order pair; a layer that mixes samples (BatchNorm) raises a TypeError.
+    second-order pair; a layer that mixes samples (BatchNorm) or lacks the pair raises
+    ``PenaltyIncompatibleError`` (a TypeError) before anything is computed.
 
     Returns ``GradientPenalty(value, grad_norm_mean)``, 0-d arrays of x_hat's dtype.
     """
@@ -224,7 +225,9 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
         excess = xp.maximum(excess, 0)
     value = xp.asarray(lam * xp.mean(excess * excess))
     # ||g_i|| = 0 only where g_i = 0 (up to underflow): divide by 1 there, so v_i = 0
-    # there instead of 0/0 (the norm has no derivative at 0; 0 is a subgradient).
+    # instead of 0/0. (||g|| - 1)^2 is not differentiable at g = 0 (a local maximum, so
+    # no convex subgradient exists); 0 lies in its Clarke generalised gradient, and is
+    # the exact gradient when g_i = 0 on a neighbourhood (a dead ReLU sample).
     safe_norm = xp.where(norm > 0, norm, xp.ones_like(norm))
     coef = (2 * lam / m) * excess / safe_norm                        # (m,)
     v = g * coef.reshape((m,) + (1,) * (g.ndim - 1))                 # (m, ...) like x_hat

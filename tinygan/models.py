@@ -1,4 +1,5 @@
 """Generators and discriminators/critics, all plain ``nn.Sequential`` stacks.
+Output sizes and the label join's gradient: docs/derivations.md, "Training algorithms".
 
 * MLP (Goodfellow et al. 2014, fully connected):  ``mlp_generator``, ``mlp_discriminator``.
 * DCGAN for 28x28 MNIST (Radford et al. 2016):    ``dcgan_generator``, ``dcgan_discriminator``.

@@ -12,7 +12,7 @@ Where each derivation lives (code, then docs/derivations.md section):
 * BatchNorm ......... batchnorm.py     "BatchNorm"
 * SpectralNormLinear  spectral_norm.py "Spectral normalisation"
 """
-from .base import Layer, Sequential
+from .base import Layer, PenaltyIncompatibleError, Sequential
 from .linear import Linear
 from .activations import Activation, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus
 from .shape import Flatten, Reshape
@@ -22,7 +22,7 @@ from .spectral_norm import SpectralNormLinear
 from . import functional, init
 
 __all__ = [
-    "Layer", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
+    "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
     "SpectralNormLinear",
     "functional", "init",

@@ -34,6 +34,14 @@ from collections import OrderedDict
 from ..backend import get_array_module
 
 
+class PenaltyIncompatibleError(TypeError):
+    """This layer cannot sit in a critic under the gradient penalty: it mixes the samples
+    of a batch (BatchNorm in training mode) or has no second-order pair (jvp,
+    jvp_backward). Raised by the layer itself, by ``lipschitz.gradient_penalty`` and by
+    the WGAN-GP trainer, always with the offending layer named
+    (docs/derivations.md, "The gradient penalty by double backprop")."""
+
+
 class Layer:
     """Base class: parameter bookkeeping, train/eval mode, dtype conversion."""
 
@@ -54,13 +62,13 @@ class Layer:
         raise NotImplementedError
 
     def jvp(self, x_dot):
-        raise NotImplementedError(
+        raise PenaltyIncompatibleError(
             f"{type(self).__name__} has no forward-mode tangent (jvp); it cannot be part of "
             "a critic whose gradient penalty is taken by double backprop"
         )
 
     def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
-        raise NotImplementedError(
+        raise PenaltyIncompatibleError(
             f"{type(self).__name__} has no jvp_backward; it cannot be part of a critic "
             "whose gradient penalty is taken by double backprop"
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from .. import kernels
 from ..backend import DEFAULT_DTYPE, get_array_module
 from ..kernels import use_kernels
-from .base import Layer
+from .base import Layer, PenaltyIncompatibleError
 from .init import ones, zeros
 
 
@@ -150,7 +150,7 @@ class BatchNorm(Layer):
         return dx
 
     def _no_jvp(self):
-        raise NotImplementedError(
+        raise PenaltyIncompatibleError(
             "BatchNorm has no jvp: it normalises with statistics of the whole batch, so it "
             "mixes samples and the per-sample gradient penalty of WGAN-GP is undefined; "
             "build WGAN-GP critics without BatchNorm (Gulrajani et al. 2017, sec. 4 "

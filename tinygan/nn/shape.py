@@ -2,6 +2,8 @@
 
     forward   y = reshape(x)             backward      dx = reshape^{-1}(dy)
     jvp       y_dot = reshape(x_dot)     jvp_backward  (reshape^{-1}(dy), reshape^{-1}(dy_dot))
+
+Derivation: docs/derivations.md, "Reshaping".
 """
 from __future__ import annotations
 

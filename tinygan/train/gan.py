@@ -1,4 +1,5 @@
 """GAN: Goodfellow et al. 2014, Algorithm 1 (minibatch SGD training of GANs).
+Derivations: docs/derivations.md, "GAN losses" and "Training algorithms".
 
 The box (unnumbered in the paper; lines counted from its top)::
 

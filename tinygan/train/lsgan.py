@@ -1,4 +1,5 @@
 """LSGAN: Mao et al. 2017, least-squares objectives (eq. 2) in Algorithm 1's loop.
+Derivations: docs/derivations.md, "Least squares (LSGAN)" and "Training algorithms".
 
     min_D  V(D) = 1/2 E_x[(D(x) - b)^2] + 1/2 E_z[(D(G(z)) - a)^2]
     min_G  V(G) = 1/2 E_z[(D(G(z)) - c)^2]

@@ -1,4 +1,6 @@
 """WGAN: Arjovsky et al. 2017, Algorithm 1 (weight clipping).
+Derivations: docs/derivations.md, "Wasserstein losses", "Weight clipping" and
+"Training algorithms".
 
 The box (Require: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5)::
 
@@ -16,7 +18,8 @@ The box (Require: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5)::
    12  end while
 
 One ``step()`` call runs lines 3-7 on the caller's batch (line 3); every n_critic-th call
-also lines 9-11. The critic ascends the Wasserstein estimate of line 5, i.e. descends
+also lines 9-11. Line 2 read literally runs n_critic + 1 times (t = 0, ..., n_critic);
+tinygan, like the authors' code, makes n_critic critic updates per generator update. The critic ascends the Wasserstein estimate of line 5, i.e. descends
 ``losses.wasserstein_critic`` = mean f(G(z)) - mean f(x); the generator descends
 ``losses.wasserstein_generator`` = -mean f(G(z)).
 

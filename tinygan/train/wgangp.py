@@ -1,4 +1,6 @@
 """WGAN-GP: Gulrajani et al. 2017, Algorithm 1 (gradient penalty).
+Derivations: docs/derivations.md, "Wasserstein losses", "The gradient penalty by double
+backprop" and "Training algorithms".
 
 The box (Require: lambda = 10, n_critic = 5, alpha = 1e-4, beta1 = 0, beta2 = 0.9)::
 
@@ -32,6 +34,7 @@ carries the real label) and the norm runs over the data part only (``mask``).
 from __future__ import annotations
 
 from .. import lipschitz
+from ..nn.base import PenaltyIncompatibleError
 from .base import Trainer, _scalar, check_int, check_real
 from .wgan import WassersteinObjective
 
@@ -48,7 +51,7 @@ class WGANGP(WassersteinObjective, Trainer):
         self.n_critic = check_int(n_critic, "n_critic", 1, where)
         lam = check_real(lam, "the penalty weight lam", where, low=0.0)
         if not D.supports_jvp:
-            raise ValueError(
+            raise PenaltyIncompatibleError(
                 f"{where}: the critic contains a layer that mixes samples (BatchNorm); the "
                 "gradient penalty needs per-sample input gradients. Build it without "
                 "BatchNorm, e.g. models.dcgan_discriminator(batchnorm=False) or "
