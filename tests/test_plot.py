@@ -108,3 +108,17 @@ def test_no_pyplot_imported():
 
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([sys.executable, "-c", code, os.path.join(d, "a.png")], check=True)
+
+
+def test_save_curves_1d(tmp_path):
+    x = numpy.linspace(-4, 4, 81)
+    p, q = numpy.exp(-(x + 1) ** 2), numpy.exp(-(x - 1) ** 2)
+    path = plot.save_curves_1d(x, p, q, [("D", {"D*": p / (p + q)}),
+                                         ("two", {"a": x / 4, "b": -x / 4})],
+                               tmp_path / "d.png")
+    w, h = assert_png(path)
+    assert w > h                                   # two panels side by side
+    with pytest.raises(ValueError, match="curve 'a' has shape"):
+        plot.save_curves_1d(x, p, q, [("bad", {"a": x[:-1]})], tmp_path / "e.png")
+    with pytest.raises(ValueError, match="no panels"):
+        plot.save_curves_1d(x, p, q, [], tmp_path / "e.png")

@@ -23,7 +23,7 @@ from .atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_progression",
-           "save_scatter_table"]
+           "save_scatter_table", "save_curves_1d"]
 
 # Statistics whose name contains one of these go on the "losses" panel of the curves;
 # everything else (D(x), D(G(z)), the Wasserstein estimate, gradient norms) goes on a
@@ -237,3 +237,45 @@ def save_scatter_progression(snapshots, real, path, title: str = "samples",
     """
     return save_scatter_table({title: list(snapshots)}, real, path, centres=centres,
                               point_size=point_size)
+
+
+# -- 1-D functions over two densities ----------------------------------------------
+def save_curves_1d(x, p_data, p_g, panels, path, ylabel: str = "D(x)") -> str:
+    """Panels of 1-D functions drawn over the two densities (shaded, right-hand axis).
+
+    ``x`` (n,) grid; ``p_data``, ``p_g`` (n,) densities on it; ``panels``: a list of
+    (title, {label: y (n,)}): the optimal discriminator's picture, one panel per
+    comparison. Returns the path written.
+    """
+    x = np.asarray(to_numpy(x), dtype=np.float64)
+    densities = [np.asarray(to_numpy(p), dtype=np.float64) for p in (p_data, p_g)]
+    if x.ndim != 1 or any(p.shape != x.shape for p in densities):
+        raise ValueError(f"save_curves_1d: expected x (n,) and densities of its shape, got "
+                         f"{x.shape}, {[p.shape for p in densities]}")
+    if not panels:
+        raise ValueError("save_curves_1d: no panels to draw")
+    fig = Figure(figsize=(5.0 * len(panels), 3.6), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, curves) in zip(axes, panels):
+        dens = ax.twinx()
+        for p, label, colour in zip(densities, ("p_data", "p_g"), ("tab:green", "tab:red")):
+            dens.fill_between(x, p, color=colour, alpha=0.15, linewidth=0, label=label)
+        dens.set_ylim(0, 1.15 * max(p.max() for p in densities))
+        dens.set_yticks([])
+        for label, y in curves.items():
+            y = np.asarray(to_numpy(y), dtype=np.float64)
+            if y.shape != x.shape:
+                raise ValueError(f"save_curves_1d: curve {label!r} has shape {y.shape}, "
+                                 f"expected {x.shape}")
+            ax.plot(x, y, label=label, linewidth=1.4, linestyle="--" if "*" in label else "-")
+        ax.set_zorder(dens.get_zorder() + 1)   # curves above the shading
+        ax.patch.set_visible(False)
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("x")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        handles = ax.get_legend_handles_labels()
+        shades = dens.get_legend_handles_labels()
+        ax.legend(handles[0] + shades[0], handles[1] + shades[1], loc="best", fontsize="small")
+    fig.tight_layout()
+    return _save_png(fig, path, dpi=100)
