@@ -5,7 +5,7 @@ import pytest
 
 from tinygan import nn
 from tinygan.backend import to_numpy
-from tinygan.gradcheck import assert_close, check_layer, rel_error
+from gradcheck import assert_close, check_layer, rel_error
 
 
 def _bn(xp, c):

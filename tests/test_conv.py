@@ -5,7 +5,7 @@ import pytest
 
 from tinygan import nn
 from tinygan.backend import to_numpy
-from tinygan.gradcheck import (assert_close, check_jvp, check_jvp_backward, check_layer,
+from gradcheck import (assert_close, check_jvp, check_jvp_backward, check_layer,
                                rel_error)
 
 STRIDE_PAD = [(1, 0), (1, 1), (2, 0), (2, 1)]

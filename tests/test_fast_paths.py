@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 from tinygan import nn
-from tinygan.gradcheck import rel_error
+from gradcheck import rel_error
 
 
 @pytest.mark.parametrize("alpha", [0.2, 0.01, 0.5, 0.0])

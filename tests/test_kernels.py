@@ -1,12 +1,13 @@
 """The fused GPU kernels compute what the NumPy paths compute.
 
-Three links, each tested here, make the chain NumPy path == reference == kernel body:
+Every fused op is a NumPy function (what NumPy runs) with its CUDA body beside it. Three
+links, each tested here, make the chain call site == NumPy function == kernel body:
 
-1. every NumPy code path that has a fused twin equals that op's NumPy reference
-   (bit for bit: same operations in the same order);
-2. every op's CUDA body, compiled as C++ on the host (``kernels.hostcheck``), equals its
-   reference in float32 and float64, edge cases (+-0, +-inf, NaN) included; and a wrong
-   body (Adam without its bias correction) is caught;
+1. the layers and optimisers call their ops with the right arguments: their results equal
+   the op's NumPy function applied to independently formed inputs (bit for bit);
+2. every op's CUDA body, compiled as C++ on the host (``hostcheck.py`` here), equals its
+   NumPy function in float32 and float64, edge cases (+-0, +-inf, NaN) included; and a
+   wrong body (Adam without its bias correction) is caught;
 3. the same bodies compile as CUDA device code (``nvcc``, no GPU needed), as does the
    exact source CuPy generates for them (CuPy installed, no GPU needed); on a GPU the
    real CuPy kernels match the references, and fused training steps match unfused ones
@@ -18,20 +19,37 @@ with the bodies run by the host library in place of CuPy, equal plain NumPy step
 Link 2 and the call sites need a C++ compiler, link 3 nvcc, CuPy or a GPU; each skips
 cleanly without.
 """
+import importlib
 import inspect
+import pkgutil
 import shutil
 
 import numpy
 import pytest
 
-from tinygan import kernels, losses, models, nn, train
+import hostcheck
+import tinygan
+from gradcheck import rel_error
+from kernel_cases import CASES, cases
+from tinygan import kernels, losses, models, nn, optim, train
 from tinygan.backend import to_numpy
-from tinygan.gradcheck import rel_error
-from tinygan.kernels import hostcheck
 from tinygan.nn.functional import sigmoid, softplus
 from tinygan.optim import SGD, Adam, RMSProp
 
-OPS = list(kernels.REGISTRY)
+
+def _package_ops():
+    """Every ElementwiseOp defined anywhere in tinygan, by name."""
+    ops = {}
+    for info in pkgutil.walk_packages(tinygan.__path__, "tinygan."):
+        for value in vars(importlib.import_module(info.name)).values():
+            if isinstance(value, kernels.ElementwiseOp):
+                assert ops.get(value.name, value) is value, f"two ops named {value.name}"
+                ops[value.name] = value
+    return ops
+
+
+REGISTRY = _package_ops()
+OPS = sorted(REGISTRY)
 DTYPES = [numpy.float32, numpy.float64]
 # float32: the host's expf/log1pf and NumPy's vectorised ones differ by up to an ulp or
 # two; every other op agrees bit for bit.
@@ -39,10 +57,16 @@ RTOL = {numpy.float32: 1e-6, numpy.float64: 1e-14}
 
 
 def _reference(op, case):
-    """The op's reference on the case's values (it takes the names it needs)."""
+    """The op's NumPy function on copies of the case's values (it may update outputs in
+    place), as a tuple of outputs."""
     accepted = inspect.signature(op.reference).parameters
-    out = op.reference(**{k: v for k, v in case.items() if k in accepted})
+    out = op.reference(**{k: v.copy() if isinstance(v, numpy.ndarray) else v
+                          for k, v in case.items() if k in accepted})
     return out if isinstance(out, tuple) else (out,)
+
+
+def test_every_op_has_test_cases():
+    assert OPS and set(OPS) == set(CASES)
 
 
 def _assert_close(got, want, dtype, what):
@@ -57,7 +81,7 @@ def _assert_close(got, want, dtype, what):
 def host_library(tmp_path_factory):
     if hostcheck.find_compiler() is None:
         pytest.skip("no C++ compiler (g++, c++, clang++ or $CXX) to check kernel bodies")
-    return hostcheck.HostLibrary(list(kernels.REGISTRY.values()),
+    return hostcheck.HostLibrary(list(REGISTRY.values()),
                                  str(tmp_path_factory.mktemp("kernels")))
 
 
@@ -66,10 +90,10 @@ def host_library(tmp_path_factory):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", OPS)
 def test_body_matches_reference_on_the_host(host_library, name, dtype):
-    op = kernels.REGISTRY[name]
+    op = REGISTRY[name]
     rng = numpy.random.default_rng(7)
     with numpy.errstate(invalid="ignore", over="ignore"):   # the edge cases' inf - inf
-        for k, case in enumerate(op.example(rng, dtype)):
+        for k, case in enumerate(cases(name, rng, dtype)):
             got = host_library.run(name, case, dtype)
             want = _reference(op, case)
             assert len(got) == len(want) == len(op.outputs)
@@ -81,15 +105,14 @@ def test_host_check_catches_a_wrong_body(tmp_path):
     """Adam without v's bias correction (the classic slip) must fail the comparison."""
     if hostcheck.find_compiler() is None:
         pytest.skip("no C++ compiler")
-    adam = kernels.adam
+    adam = optim.adam
     wrong = kernels.ElementwiseOp(
         "adam_without_bias2", "T g",
         ", ".join(p.declaration() for p in adam.scalars),
         ", ".join(p.declaration() for p in adam.outputs),
-        adam.body.replace("sqrt(v / bias2)", "sqrt(v)"),
-        reference=adam.reference, example=adam.example, register=False)
+        adam.body.replace("sqrt(v / bias2)", "sqrt(v)"), reference=adam.reference)
     lib = hostcheck.HostLibrary([wrong], str(tmp_path))
-    case = adam.example(numpy.random.default_rng(0), numpy.float64)[0]
+    case = cases("adam", numpy.random.default_rng(0), numpy.float64)[0]
     p_new = lib.run(wrong.name, case, numpy.float64)[0]
     with pytest.raises(AssertionError):
         _assert_close(p_new, _reference(adam, case)[0], numpy.float64, "adam p")
@@ -98,7 +121,7 @@ def test_host_check_catches_a_wrong_body(tmp_path):
 def test_cuda_compiles_every_body(tmp_path):
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc not found: the CUDA compile check needs the CUDA toolkit")
-    ptx = hostcheck.compile_cuda(list(kernels.REGISTRY.values()), str(tmp_path))
+    ptx = hostcheck.compile_cuda(list(REGISTRY.values()), str(tmp_path))
     text = open(ptx).read()
     for name in OPS:
         assert f"{name}_kernel" in text   # both instantiations are in the PTX
@@ -111,27 +134,24 @@ def test_cupys_generated_source_compiles(tmp_path):
         pytest.skip("nvcc not found")
     pytest.importorskip("cupy")
     try:
-        source, _ = hostcheck.cupy_kernel_source(kernels.adam, numpy.float32)
+        source, _ = hostcheck.cupy_kernel_source(optim.adam, numpy.float32)
     except (ImportError, AttributeError) as err:
         pytest.skip(f"this CuPy's internal code generator differs: {err}")
     assert "T &p = _raw_p[_ind.get()];" in source and "typedef float T;" in source
-    paths = hostcheck.compile_cupy_sources(list(kernels.REGISTRY.values()), str(tmp_path))
+    paths = hostcheck.compile_cupy_sources(list(REGISTRY.values()), str(tmp_path))
     assert len(paths) == 2 * len(OPS)
 
 
 def test_op_declarations_are_checked():
     with pytest.raises(ValueError, match="reserved"):
-        kernels.ElementwiseOp("bad", "T n", "", "T y", "y = n;", reference=None,
-                              example=None, register=False)
+        kernels.ElementwiseOp("bad", "T n", "", "T y", "y = n;", reference=abs)
     with pytest.raises(ValueError, match="cannot read parameter"):
-        kernels.ElementwiseOp("bad", "T", "", "T y", "y = 0;", reference=None,
-                              example=None, register=False)
-    with pytest.raises(ValueError, match="defined twice"):
-        kernels.ElementwiseOp("adam", "T g", "", "T y", "y = g;", reference=None,
-                              example=None)
+        kernels.ElementwiseOp("bad", "T", "", "T y", "y = 0;", reference=abs)
+    with pytest.raises(ValueError, match="repeat"):
+        kernels.ElementwiseOp("bad", "T g", "", "T g", "g = g;", reference=abs)
 
 
-# -- link 1: the NumPy paths equal the references --------------------------------------
+# -- link 1: the call sites give their ops the right arguments --------------------------------------
 
 def _draws(rng, dtype, shape=(6, 9)):
     a = rng.standard_normal(shape).astype(dtype) * 3
@@ -152,16 +172,16 @@ def test_activation_paths_equal_references(dtype):
             (nn.Sigmoid(), ("sigmoid", {}), ("sigmoid_grad", "y"), ("sigmoid_second", "y"))):
         y = layer.forward(a)
         if phi is not None:
-            numpy.testing.assert_array_equal(y, _reference(kernels.REGISTRY[phi[0]],
+            numpy.testing.assert_array_equal(y, _reference(REGISTRY[phi[0]],
                                                            {"a": a, "s": a, **phi[1]})[0])
         for got, spec in ((layer.dphi(), dphi), (layer._d2phi(), d2phi)):
             if spec is None:
                 continue
             name, arg = spec
             values = {"y": y} if arg == "y" else {"a": a, **arg}
-            numpy.testing.assert_array_equal(got, _reference(kernels.REGISTRY[name], values)[0])
-    numpy.testing.assert_array_equal(sigmoid(a), kernels.sigmoid.reference(a))
-    numpy.testing.assert_array_equal(softplus(a), kernels.softplus.reference(a))
+            numpy.testing.assert_array_equal(got, _reference(REGISTRY[name], values)[0])
+    numpy.testing.assert_array_equal(sigmoid(a), sigmoid.reference(a))
+    numpy.testing.assert_array_equal(softplus(a), softplus.reference(a))
 
 
 def _optimizer_step(make, dtype, steps=3):
@@ -174,11 +194,11 @@ def _optimizer_step(make, dtype, steps=3):
     op_name = {"SGD": "sgd", "RMSProp": "rmsprop", "Adam": "adam"}[type(opt).__name__]
     if op_name == "sgd" and opt.momentum:
         op_name = "sgd_nesterov" if opt.nesterov else "sgd_momentum"
-    op = kernels.REGISTRY[op_name]
+    op = REGISTRY[op_name]
     for _ in range(steps):
         g[...] = rng.standard_normal(p.shape).astype(dtype)
         opt.t += 1                       # the scalars of the step about to be taken
-        scalars = opt._kernel_scalars()
+        scalars = opt._step_scalars()
         opt.t -= 1
         state = {name: arrays[0].copy() for name, arrays in opt.state.items()}
         want = _reference(op, {"g": g, "p": p.copy(), **state, **scalars})
@@ -209,7 +229,7 @@ def test_batchnorm_paths_equal_references(shape):
     axes = (0,) if len(shape) == 2 else (0, 2, 3)
     mu = x.mean(axis=axes, keepdims=True)
     per_channel = (1, 3) + (1,) * (len(shape) - 2)
-    xhat, y_ref = kernels.batchnorm_forward.reference(
+    xhat, y_ref = REGISTRY["batchnorm_forward"].reference(
         x, mu, bn.inv_sigma, bn.params["gamma"].reshape(per_channel),
         bn.params["beta"].reshape(per_channel))
     numpy.testing.assert_array_equal(bn.xhat, xhat)
@@ -217,7 +237,7 @@ def test_batchnorm_paths_equal_references(shape):
     dy = rng.standard_normal(shape)
     m = x.size // 3
     g = bn.params["gamma"].reshape(per_channel) * bn.inv_sigma
-    want = kernels.batchnorm_backward.reference(
+    want = REGISTRY["batchnorm_backward"].reference(
         dy, bn.xhat, dy.sum(axis=axes, keepdims=True),
         (dy * bn.xhat).sum(axis=axes, keepdims=True), g / m, m)
     numpy.testing.assert_array_equal(bn.backward(dy.copy()), want)
@@ -252,14 +272,11 @@ class _HostKernel:
 
 @pytest.fixture
 def kernels_on_the_host(host_library, monkeypatch):
-    """Every call site takes its fused branch on NumPy arrays, and every op's kernel is
-    its body compiled for the host: the dispatch code runs as it would on CuPy."""
-    import tinygan.nn.activations, tinygan.nn.batchnorm, tinygan.nn.functional
-    import tinygan.nn.im2col, tinygan.optim
-    for module in (tinygan.nn.activations, tinygan.nn.batchnorm, tinygan.nn.functional,
-                   tinygan.nn.im2col, tinygan.optim):
-        monkeypatch.setattr(module, "use_kernels", lambda *arrays: True)
-    for op in kernels.REGISTRY.values():
+    """Every call site takes its fused branch on NumPy arrays (the one switch,
+    ``kernels.use_kernels``, says yes), and every op's kernel is its body compiled for the
+    host: the dispatch code runs as it would on CuPy."""
+    monkeypatch.setattr(kernels, "use_kernels", lambda *arrays: True)
+    for op in REGISTRY.values():
         monkeypatch.setattr(op, "_kernel", _HostKernel(host_library, op))
 
 
@@ -321,10 +338,10 @@ def test_fused_call_sites_reproduce_the_numpy_steps(loss, arch, overrides, reque
 def test_cupy_kernel_matches_reference(xp, name, dtype):
     if xp is numpy:
         pytest.skip("runs the CuPy kernel; the NumPy side is the host check above")
-    op = kernels.REGISTRY[name]
+    op = REGISTRY[name]
     rng = numpy.random.default_rng(7)
     with numpy.errstate(invalid="ignore", over="ignore"):
-        for k, case in enumerate(op.example(rng, dtype)):
+        for k, case in enumerate(cases(name, rng, dtype)):
             on_device = {key: xp.asarray(v) if isinstance(v, numpy.ndarray) else v
                          for key, v in case.items()}
             got = op(**on_device)

@@ -3,7 +3,7 @@
 import pytest
 
 from tinygan import nn
-from tinygan.gradcheck import (assert_close, check_jvp, check_jvp_backward, check_layer,
+from gradcheck import (assert_close, check_jvp, check_jvp_backward, check_layer,
                                numeric_gradient, rel_error)
 
 ACTIVATIONS = [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid, nn.Softplus]

@@ -15,7 +15,7 @@ import pytest
 
 from tinygan import nn
 from tinygan.backend import get_array_module
-from tinygan.gradcheck import assert_close, check_gradients, rel_error
+from gradcheck import assert_close, check_gradients, rel_error
 from tinygan.lipschitz import (GradientPenalty, clip_weights,
                                gradient_penalty, input_gradient, interpolate)
 

@@ -8,7 +8,7 @@ import numpy
 import pytest
 
 from tinygan import losses
-from tinygan.gradcheck import assert_close, check_gradients
+from gradcheck import assert_close, check_gradients
 
 
 def _scores(rng, xp, shape, n_large=2):

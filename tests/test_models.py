@@ -4,7 +4,7 @@ import numpy
 import pytest
 
 from tinygan import lipschitz, models, nn
-from tinygan.gradcheck import numeric_gradient, rel_error
+from gradcheck import numeric_gradient, rel_error
 
 
 def _one_hot(xp, labels, k, dtype=numpy.float32):

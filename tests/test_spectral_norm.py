@@ -4,7 +4,7 @@ second-order pair and the gradient penalty through it."""
 import pytest
 
 from tinygan import nn
-from tinygan.gradcheck import assert_close, check_gradients, check_jvp, check_layer, rel_error
+from gradcheck import assert_close, check_gradients, check_jvp, check_layer, rel_error
 from tinygan.lipschitz import gradient_penalty, input_gradient
 from tinygan.nn.spectral_norm import SpectralNormLinear
 

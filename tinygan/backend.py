@@ -139,9 +139,3 @@ def to_numpy(a):
 def asarray(a, dtype=None):
     """``a`` as an array of the current backend (host -> device copy when on CuPy)."""
     return get_backend().asarray(a, dtype=dtype)
-
-
-def check_float_dtype(dtype, where: str):
-    """Raise a clear TypeError unless ``dtype`` is float32 or float64."""
-    if numpy.dtype(dtype) not in (numpy.float32, numpy.float64):
-        raise TypeError(f"{where}: expected a float32 or float64 array, got dtype {numpy.dtype(dtype)}")

@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 import numpy
 
-from .backend import check_float_dtype, default_rng, get_array_module
+from . import checks
+from .backend import default_rng, get_array_module
 from .nn.base import Layer, PenaltyIncompatibleError
 
 __all__ = ["clip_weights", "interpolate", "input_gradient", "gradient_penalty",
@@ -69,7 +70,7 @@ def interpolate(x_real, x_fake, rng=None):
         raise TypeError(
             f"interpolate: x_real and x_fake must have the same dtype, got {x_real.dtype} "
             f"and {x_fake.dtype} (no silent promotion)")
-    check_float_dtype(x_real.dtype, "interpolate")
+    checks.float_dtype(x_real.dtype, "interpolate")
     if x_real.ndim < 1 or x_real.shape[0] < 1:
         raise ValueError(f"interpolate: expected a batch (m, ...) with m >= 1, got shape "
                          f"{tuple(x_real.shape)}")
@@ -95,7 +96,7 @@ def _scores(critic, x):
             f"{tuple(x.shape)}")
     if x.shape[0] < 1:
         raise ValueError(f"expected a non-empty batch of critic inputs, got shape {tuple(x.shape)}")
-    check_float_dtype(x.dtype, "critic input")
+    checks.float_dtype(x.dtype, "critic input")
     s = critic.forward(x)
     if s.shape[0] != x.shape[0] or s.size != x.shape[0]:
         raise ValueError(

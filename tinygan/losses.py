@@ -43,7 +43,8 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
-from .backend import check_float_dtype, get_array_module
+from . import checks
+from .backend import get_array_module
 from .nn.functional import sigmoid, softplus
 
 
@@ -78,7 +79,7 @@ def _check_scores(s, name: str, where: str):
     """Scores must be a float32/float64 array of shape (m,) or (m, 1), m >= 1."""
     if not hasattr(s, "shape") or not hasattr(s, "dtype"):
         raise TypeError(f"{where}: {name} must be an array of scores, got {type(s).__name__}")
-    check_float_dtype(s.dtype, f"{where}: {name}")
+    checks.float_dtype(s.dtype, f"{where}: {name}")
     shape = tuple(s.shape)
     if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] == 0:
         raise ValueError(
@@ -272,7 +273,7 @@ def softmax_cross_entropy(logits, labels, check_range: bool = True) -> Classifie
     where = "softmax_cross_entropy"
     if not hasattr(logits, "shape") or not hasattr(logits, "dtype"):
         raise TypeError(f"{where}: logits must be an array, got {type(logits).__name__}")
-    check_float_dtype(logits.dtype, f"{where}: logits")
+    checks.float_dtype(logits.dtype, f"{where}: logits")
     if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
         raise ValueError(f"{where}: logits must have shape (m, K) with m, K >= 1, "
                          f"got {tuple(logits.shape)}")

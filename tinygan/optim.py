@@ -24,50 +24,16 @@ Why it looks the way it does:
   NumPy 2 (an ``np.float64`` scalar would). So float32 stays float32.
 * A step reads no device value back to the host (t and the hyperparameters are
   Python numbers).
-* On the GPU each update is one fused kernel per parameter array (``tinygan.kernels``:
-  ``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``, ``adam``), given its
-  scalars by ``_kernel_scalars`` (the values the NumPy path below uses; the two paths
-  agree bit for bit, tests/test_kernels.py); NumPy runs the in-place array code.
+* On the GPU each update is one fused kernel per parameter array instead of up to 13:
+  the update functions below (``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``,
+  ``adam``) each have their CUDA body above them, and take the scalars that
+  ``_step_scalars`` computes once per step on the host (1 - b1 and friends, in double
+  precision, then cast to the arrays' dtype), so the two agree to rounding.
 """
 from __future__ import annotations
 
-import math
-import numbers
-
-import numpy  # host-side type checks only
-
-from . import kernels
-from .backend import check_float_dtype, get_array_module
-from .kernels import use_kernels
-
-
-# -- hyperparameter checks ---------------------------------------------------------------
-
-def _as_float(value, name: str, where: str) -> float:
-    """A real number (or a 0-d array read back from a checkpoint) as a Python float."""
-    if isinstance(value, bool) or not (
-        isinstance(value, numbers.Real) or getattr(value, "shape", None) == ()
-    ):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: {name} must be finite, got {value}")
-    return value
-
-
-def _positive(value, name, where) -> float:
-    value = _as_float(value, name, where)
-    if not value > 0:
-        raise ValueError(f"{where}: {name} must be > 0, got {value}")
-    return value
-
-
-def _unit_interval(value, name, where) -> float:
-    """A decay rate in [0, 1)."""
-    value = _as_float(value, name, where)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{where}: {name} must lie in [0, 1), got {value}")
-    return value
+from . import checks, kernels
+from .backend import get_array_module
 
 
 def _check_pairs(params, where: str):
@@ -93,7 +59,7 @@ def _check_pairs(params, where: str):
             if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
                 raise TypeError(f"{where}: params[{i}] {what} must be an array, got "
                                 f"{type(arr).__name__}")
-        check_float_dtype(p.dtype, f"{where}: params[{i}] param")
+        checks.float_dtype(p.dtype, f"{where}: params[{i}] param")
         if tuple(p.shape) != tuple(g.shape):
             raise ValueError(f"{where}: params[{i}] param shape {tuple(p.shape)} and grad shape "
                              f"{tuple(g.shape)} differ; expected a (param, grad) pair")
@@ -110,20 +76,21 @@ def _check_pairs(params, where: str):
 
 class Optimizer:
     """Base class: binds (param, grad) pairs, owns per-parameter state, the step counter
-    ``t`` (a Python int), the learning rate ``lr`` (settable, for schedules) and a scratch
-    buffer.
+    ``t`` (a Python int), the hyperparameters (settable, e.g. ``opt.lr = 1e-4`` for a
+    schedule, and checked on every assignment) and a scratch buffer.
 
     Subclasses set ``state_names`` (per-parameter state arrays, named in the update
-    equations), implement ``_update(i, p, g, s)`` (s: a scratch array of p's shape) and
-    ``_hyperparameters()`` / ``_set_hyperparameters(d)``.
+    equations) and ``hyperparameters`` (name -> its check), and implement
+    ``_step_scalars()`` and ``_update(i, p, g, s, scalars)`` (s: a scratch array of p's
+    shape).
     """
 
     state_names: tuple = ()
+    hyperparameters = {"lr": checks.positive}
 
-    def __init__(self, params, lr):
-        where = type(self).__name__
-        self.params = _check_pairs(params, where)
-        self.lr = lr
+    def __init__(self, params, **hyperparameters):
+        self.params = _check_pairs(params, type(self).__name__)
+        self._set_hyperparameters(hyperparameters)
         self.t = 0
         # state[name][i] belongs to params[i]; zeros_like: same device and dtype
         self.state = {
@@ -142,21 +109,24 @@ class Optimizer:
                 flat[key] = get_array_module(p).empty(p.size, dtype=p.dtype)
         return [flat[p.dtype.str][: p.size].reshape(p.shape) for p, _ in self.params]
 
-    @property
-    def lr(self) -> float:
-        return self._lr
-
-    @lr.setter
-    def lr(self, value):
-        self._lr = _positive(value, "lr", type(self).__name__)
+    def __setattr__(self, name, value):
+        check = type(self).hyperparameters.get(name)
+        if check is not None:
+            value = check(value, name, type(self).__name__)
+        object.__setattr__(self, name, value)
 
     def step(self):
         """One update of every param from its grad (grads are not zeroed)."""
         self.t += 1
+        scalars = self._step_scalars()
         for i, (p, g) in enumerate(self.params):
-            self._update(i, p, g, self._scratch[i])
+            self._update(i, p, g, self._scratch[i], scalars)
 
-    def _update(self, i, p, g, s):
+    def _step_scalars(self) -> dict:
+        """The update rule's scalars at step t, computed once per step on the host."""
+        raise NotImplementedError
+
+    def _update(self, i, p, g, s, scalars):
         raise NotImplementedError
 
     def zero_grad(self):
@@ -164,12 +134,20 @@ class Optimizer:
         for _, g in self.params:
             g.fill(0)
 
-    # -- checkpoints -----------------------------------------------------------------
+    # -- hyperparameters and checkpoints -----------------------------------------------
     def _hyperparameters(self) -> dict:
-        return {"lr": self._lr}
+        return {name: getattr(self, name) for name in self.hyperparameters}
 
     def _set_hyperparameters(self, d: dict):
-        self.lr = d["lr"]
+        """Check every hyperparameter in ``d`` before assigning any."""
+        where = type(self).__name__
+        values = {name: check(d[name], name, where) for name, check in self.hyperparameters.items()}
+        self._check_together(values)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _check_together(self, values: dict):
+        """Conditions between hyperparameters (each is checked alone already)."""
 
     def state_dict(self) -> dict:
         """Flat ``{"t": int, "lr": float, <hyperparameters>, "<state>.<i>": array}``.
@@ -202,12 +180,9 @@ class Optimizer:
                 if tuple(getattr(src, "shape", ())) != tuple(dst.shape):
                     raise ValueError(f"{where}: {name}.{i}: expected shape {tuple(dst.shape)}, "
                                      f"got {tuple(getattr(src, 'shape', ()))}")
-        t = d["t"]
-        if isinstance(t, bool) or not (isinstance(t, numbers.Integral) or
-                                       getattr(t, "shape", None) == ()) or int(t) != t or t < 0:
-            raise ValueError(f"{where}: t must be an integer >= 0, got {t!r}")
-        self._set_hyperparameters(d)     # validates all before assigning any
-        self.t = int(t)
+        t = checks.integer(d["t"], "t", where, low=0)
+        self._set_hyperparameters(d)
+        self.t = t
         for name, arrays in self.state.items():
             for i, dst in enumerate(arrays):
                 dst[...] = get_array_module(dst).asarray(d[f"{name}.{i}"], dtype=dst.dtype)
@@ -220,6 +195,90 @@ class Optimizer:
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} params, {hyper}, t={self.t})"
+
+
+# -- the update rules: in place on theta and the state, each below its fused CUDA body ---
+# ``work``: a scratch buffer of theta's shape (a step then allocates nothing).
+
+@kernels.elementwise("T g", "T lr", "T p", "p -= g * lr;")
+def sgd(g, lr, p, work=None):
+    """theta <- theta - lr g"""
+    p -= get_array_module(p).multiply(g, lr, out=work)
+    return p
+
+
+@kernels.elementwise("T g", "T lr, T mu", "T p, T v", """
+    v = v * mu - g * lr;                   // v <- mu v - lr g
+    p += v;                                // theta <- theta + v
+""")
+def sgd_momentum(g, lr, mu, p, v, work=None):
+    """v <- mu v - lr g;  theta <- theta + v"""
+    v *= mu
+    v -= get_array_module(p).multiply(g, lr, out=work)
+    p += v
+    return p, v
+
+
+@kernels.elementwise("T g", "T lr, T mu", "T p, T v", """
+    v = v * mu - g * lr;                   // v <- mu v - lr g
+    p = (p - g * lr) + v * mu;             // theta <- theta - lr g + mu v
+""")
+def sgd_nesterov(g, lr, mu, p, v, work=None):
+    """v <- mu v - lr g;  theta <- theta - lr g + mu v (the new v)"""
+    xp = get_array_module(p)
+    s = xp.multiply(g, lr, out=work)
+    v *= mu
+    v -= s
+    p -= s
+    p += xp.multiply(v, mu, out=s)
+    return p, v
+
+
+@kernels.elementwise("T g", "T alpha, T one_minus_alpha, T lr, T eps", "T p, T r", """
+    r = r * alpha + (g * g) * one_minus_alpha;   // r <- alpha r + (1 - alpha) g^2
+    p -= (g / (sqrt(r) + eps)) * lr;             // theta <- theta - lr g / (sqrt(r) + eps)
+""")
+def rmsprop(g, alpha, one_minus_alpha, lr, eps, p, r, work=None):
+    """r <- alpha r + (1 - alpha) g^2;  theta <- theta - lr g / (sqrt(r) + eps)"""
+    xp = get_array_module(p)
+    r *= alpha
+    s = xp.multiply(g, g, out=work)
+    s *= one_minus_alpha
+    r += s
+    xp.sqrt(r, out=s)
+    s += eps
+    xp.divide(g, s, out=s)
+    s *= lr
+    p -= s
+    return p, r
+
+
+@kernels.elementwise(
+    "T g", "T b1, T one_minus_b1, T b2, T one_minus_b2, T eps, T step_size, T bias2",
+    "T p, T m, T v", """
+    m = m * b1 + g * one_minus_b1;               // m <- b1 m + (1 - b1) g
+    v = v * b2 + (g * g) * one_minus_b2;         // v <- b2 v + (1 - b2) g^2
+    p -= (m / (sqrt(v / bias2) + eps)) * step_size;
+""")
+def adam(g, b1, one_minus_b1, b2, one_minus_b2, eps, step_size, bias2, p, m, v, work=None):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+    theta <- theta - step_size m / (sqrt(v / bias2) + eps), with
+    step_size = lr / (1 - b1^t) and bias2 = 1 - b2^t (Kingma & Ba, Alg. 1)"""
+    xp = get_array_module(p)
+    m *= b1
+    s = xp.multiply(g, one_minus_b1, out=work)
+    m += s
+    v *= b2
+    xp.multiply(g, g, out=s)
+    s *= one_minus_b2
+    v += s
+    xp.divide(v, bias2, out=s)                   # v_hat
+    xp.sqrt(s, out=s)
+    s += eps
+    xp.divide(m, s, out=s)                       # m_hat / (sqrt(v_hat) + eps), times
+    s *= step_size                               # lr / (1 - b1^t)
+    p -= s
+    return p, m, v
 
 
 class SGD(Optimizer):
@@ -238,63 +297,25 @@ class SGD(Optimizer):
     """
 
     state_names = ("v",)
+    hyperparameters = {"lr": checks.positive, "momentum": checks.unit_interval,
+                       "nesterov": checks.boolean}
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False):
-        super().__init__(params, lr)
-        self.momentum = momentum
-        self.nesterov = self._check_nesterov(nesterov, self._momentum)
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov)
 
-    def _check_nesterov(self, nesterov, momentum):
-        if not isinstance(nesterov, (bool, numpy.bool_)):
-            raise TypeError(f"SGD: nesterov must be a bool, got {type(nesterov).__name__}")
-        if nesterov and momentum == 0:
+    def _check_together(self, values):
+        if values["nesterov"] and values["momentum"] == 0:
             raise ValueError("SGD: nesterov=True needs momentum in (0, 1), got momentum=0")
-        return bool(nesterov)
 
-    @property
-    def momentum(self) -> float:
-        return self._momentum
+    def _step_scalars(self):
+        return {"lr": self.lr} if self.momentum == 0 else {"lr": self.lr, "mu": self.momentum}
 
-    @momentum.setter
-    def momentum(self, value):
-        self._momentum = _unit_interval(value, "momentum", "SGD")
-
-    def _kernel_scalars(self):
-        return {"lr": self._lr} if self._momentum == 0 else {"lr": self._lr,
-                                                              "mu": self._momentum}
-
-    def _update(self, i, p, g, s):
-        if use_kernels(p):
-            if self._momentum == 0:
-                kernels.sgd(g=g, p=p, **self._kernel_scalars())
-            else:
-                op = kernels.sgd_nesterov if self.nesterov else kernels.sgd_momentum
-                op(g=g, p=p, v=self.state["v"][i], **self._kernel_scalars())
-            return
-        xp = get_array_module(p)
-        lr, mu = self._lr, self._momentum
-        xp.multiply(g, lr, out=s)            # s = lr g
-        if mu == 0:
-            p -= s                           # theta <- theta - lr g
-            return
-        v = self.state["v"][i]
-        v *= mu
-        v -= s                               # v <- mu v - lr g
-        if self.nesterov:
-            p -= s                           # theta <- theta - lr g ...
-            xp.multiply(v, mu, out=s)
-            p += s                           #                       ... + mu v
+    def _update(self, i, p, g, s, scalars):
+        if self.momentum == 0:
+            sgd(g, p=p, work=s, **scalars)
         else:
-            p += v                           # theta <- theta + v
-
-    def _hyperparameters(self):
-        return {"lr": self._lr, "momentum": self._momentum, "nesterov": self.nesterov}
-
-    def _set_hyperparameters(self, d):
-        lr = _positive(d["lr"], "lr", "SGD")
-        mu = _unit_interval(d["momentum"], "momentum", "SGD")
-        nesterov = self._check_nesterov(d["nesterov"], mu)
-        self._lr, self._momentum, self.nesterov = lr, mu, nesterov
+            update = sgd_nesterov if self.nesterov else sgd_momentum
+            update(g, p=p, v=self.state["v"][i], work=s, **scalars)
 
 
 class RMSProp(Optimizer):
@@ -309,40 +330,18 @@ class RMSProp(Optimizer):
     """
 
     state_names = ("r",)
+    hyperparameters = {"lr": checks.positive, "alpha": checks.unit_interval,
+                       "eps": checks.positive}
 
     def __init__(self, params, lr=5e-5, alpha=0.99, eps=1e-8):
-        super().__init__(params, lr)
-        self.alpha = _unit_interval(alpha, "alpha", "RMSProp")
-        self.eps = _positive(eps, "eps", "RMSProp")
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps)
 
-    def _kernel_scalars(self):
-        return {"alpha": self.alpha, "one_minus_alpha": 1 - self.alpha, "lr": self._lr,
+    def _step_scalars(self):
+        return {"alpha": self.alpha, "one_minus_alpha": 1 - self.alpha, "lr": self.lr,
                 "eps": self.eps}
 
-    def _update(self, i, p, g, s):
-        r = self.state["r"][i]
-        if use_kernels(p):
-            kernels.rmsprop(g=g, p=p, r=r, **self._kernel_scalars())
-            return
-        xp = get_array_module(p)
-        r *= self.alpha
-        xp.multiply(g, g, out=s)
-        s *= 1 - self.alpha
-        r += s                               # r <- alpha r + (1 - alpha) g^2
-        xp.sqrt(r, out=s)
-        s += self.eps
-        xp.divide(g, s, out=s)
-        s *= self._lr
-        p -= s                               # theta <- theta - lr g / (sqrt(r) + eps)
-
-    def _hyperparameters(self):
-        return {"lr": self._lr, "alpha": self.alpha, "eps": self.eps}
-
-    def _set_hyperparameters(self, d):
-        lr = _positive(d["lr"], "lr", "RMSProp")
-        alpha = _unit_interval(d["alpha"], "alpha", "RMSProp")
-        eps = _positive(d["eps"], "eps", "RMSProp")
-        self._lr, self.alpha, self.eps = lr, alpha, eps
+    def _update(self, i, p, g, s, scalars):
+        rmsprop(g, p=p, r=self.state["r"][i], work=s, **scalars)
 
 
 class Adam(Optimizer):
@@ -359,52 +358,25 @@ class Adam(Optimizer):
     """
 
     state_names = ("m", "v")
+    hyperparameters = {"lr": checks.positive, "beta1": checks.unit_interval,
+                       "beta2": checks.unit_interval, "eps": checks.positive}
 
     def __init__(self, params, lr=2e-4, betas=(0.5, 0.999), eps=1e-8):
-        super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"Adam: betas must be a pair (b1, b2) in [0, 1), got {betas!r}")
-        self.beta1 = _unit_interval(betas[0], "betas[0]", "Adam")
-        self.beta2 = _unit_interval(betas[1], "betas[1]", "Adam")
-        self.eps = _positive(eps, "eps", "Adam")
+        super().__init__(params, lr=lr, eps=eps,
+                         beta1=checks.unit_interval(betas[0], "betas[0]", "Adam"),
+                         beta2=checks.unit_interval(betas[1], "betas[1]", "Adam"))
 
     @property
     def betas(self):
         return (self.beta1, self.beta2)
 
-    def _kernel_scalars(self):
+    def _step_scalars(self):
         """The update's scalars at step t: step_size = lr / (1 - b1^t), bias2 = 1 - b2^t."""
         b1, b2, t = self.beta1, self.beta2, self.t
         return {"b1": b1, "one_minus_b1": 1 - b1, "b2": b2, "one_minus_b2": 1 - b2,
-                "eps": self.eps, "step_size": self._lr / (1 - b1 ** t), "bias2": 1 - b2 ** t}
+                "eps": self.eps, "step_size": self.lr / (1 - b1 ** t), "bias2": 1 - b2 ** t}
 
-    def _update(self, i, p, g, s):
-        m, v = self.state["m"][i], self.state["v"][i]
-        if use_kernels(p):
-            kernels.adam(g=g, p=p, m=m, v=v, **self._kernel_scalars())
-            return
-        xp = get_array_module(p)
-        b1, b2, t = self.beta1, self.beta2, self.t
-        m *= b1
-        xp.multiply(g, 1 - b1, out=s)
-        m += s                               # m <- b1 m + (1 - b1) g
-        v *= b2
-        xp.multiply(g, g, out=s)
-        s *= 1 - b2
-        v += s                               # v <- b2 v + (1 - b2) g^2
-        xp.divide(v, 1 - b2 ** t, out=s)     # v_hat
-        xp.sqrt(s, out=s)
-        s += self.eps
-        xp.divide(m, s, out=s)               # m / (sqrt(v_hat) + eps)
-        s *= self._lr / (1 - b1 ** t)        # lr m_hat / (sqrt(v_hat) + eps)
-        p -= s
-
-    def _hyperparameters(self):
-        return {"lr": self._lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
-
-    def _set_hyperparameters(self, d):
-        lr = _positive(d["lr"], "lr", "Adam")
-        b1 = _unit_interval(d["beta1"], "beta1", "Adam")
-        b2 = _unit_interval(d["beta2"], "beta2", "Adam")
-        eps = _positive(d["eps"], "eps", "Adam")
-        self._lr, self.beta1, self.beta2, self.eps = lr, b1, b2, eps
+    def _update(self, i, p, g, s, scalars):
+        adam(g, p=p, m=self.state["m"][i], v=self.state["v"][i], work=s, **scalars)

@@ -14,22 +14,21 @@ ReLU/LeakyReLU and non-zero for Tanh, Sigmoid and Softplus.
 
 Subclasses write ``_phi(a)``, ``_dphi()`` and ``_d2phi()``; the last two read the
 cache of the last forward (``self.a`` and ``self.y``), so they are free to use
-whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say).
+whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say; such
+subclasses name the functions of y as ``dphi_of_y`` and ``d2phi_of_y`` instead).
 ``_d2phi()`` returns None where phi'' = 0 (ReLU, LeakyReLU), so that term is skipped.
 phi'(a) is formed at most once per forward (``dphi()``): the gradient penalty uses it in
 three passes at the same point.
 
-On the GPU (CuPy arrays, ``tinygan.kernels.use_kernels``) phi, phi' and phi'' are each
-one fused kernel with the same formula (``tinygan/kernels/activations.py``); NumPy runs
-the array expressions below.
+On the GPU (CuPy arrays) phi, phi' and phi'' are each one fused kernel: the CUDA body
+sits above the NumPy function it fuses (:mod:`tinygan.kernels`).
 """
 from __future__ import annotations
 
-from .. import kernels
+from .. import checks, kernels
+from ..backend import get_array_module
 from .base import Layer
 from .functional import sigmoid, softplus
-from ..backend import get_array_module
-from ..kernels import use_kernels
 
 
 class Activation(Layer):
@@ -39,10 +38,10 @@ class Activation(Layer):
         raise NotImplementedError
 
     def _dphi(self):
-        raise NotImplementedError
+        return self.dphi_of_y(self.y)
 
     def _d2phi(self):
-        raise NotImplementedError
+        return self.d2phi_of_y(self.y)
 
     def forward(self, a):
         self.a = a
@@ -78,21 +77,59 @@ class Activation(Layer):
         return da, dy_dot * dphi
 
 
-class ReLU(Activation):
-    """phi(a) = max(a, 0);  phi'(a) = [a > 0];  phi''(a) = 0 (a.e.)."""
+# -- phi, phi' and phi'' as NumPy functions, each below its fused CUDA body ------------
 
-    def _phi(self, a):
-        if use_kernels(a):
-            return kernels.relu(a=a)
-        return get_array_module(a).maximum(a, 0)
+@kernels.elementwise("T a", "", "T y", "y = a <= T(0) ? T(0) : a;")   # NaN <= 0 is false
+def relu(a):
+    """max(a, 0)"""
+    return get_array_module(a).maximum(a, 0)
 
-    def _dphi(self):
-        if use_kernels(self.a):
-            return kernels.relu_grad(a=self.a)
-        return (self.a > 0).astype(self.a.dtype)
 
-    def _d2phi(self):
-        return None  # phi'' = 0 (a.e.): jvp_backward skips the term
+@kernels.elementwise("T a", "", "T dphi", "dphi = a > T(0) ? T(1) : T(0);")
+def relu_grad(a):
+    """[a > 0]"""
+    return (a > 0).astype(a.dtype)
+
+
+# Both LeakyReLU formulas are branch-free (xp.where with random signs is several times
+# slower on NumPy) and exact: for 0 < alpha < 1, max(a, alpha a) is a for a > 0 and
+# alpha a otherwise; max([a > 0], alpha) is 1 or alpha.
+@kernels.elementwise("T a", "T alpha", "T y", "y = a <= T(0) ? alpha * a : a;")
+def leaky_relu(a, alpha):
+    """a if a > 0 else alpha a"""
+    y = a * alpha
+    return get_array_module(a).maximum(a, y, out=y)
+
+
+@kernels.elementwise("T a", "T alpha", "T dphi", "dphi = a > T(0) ? T(1) : alpha;")
+def leaky_relu_grad(a, alpha):
+    """1 if a > 0 else alpha"""
+    dphi = (a > 0).astype(a.dtype)
+    return get_array_module(dphi).maximum(dphi, alpha, out=dphi)
+
+
+@kernels.elementwise("T y", "", "T dphi", "dphi = T(1) - y * y;")
+def tanh_grad(y):
+    """tanh'(a) = 1 - y^2 with y = tanh a"""
+    return 1 - y * y
+
+
+@kernels.elementwise("T y", "", "T d2phi", "d2phi = T(-2) * y * (T(1) - y * y);")
+def tanh_second(y):
+    """tanh''(a) = -2 y (1 - y^2)"""
+    return -2 * y * (1 - y * y)
+
+
+@kernels.elementwise("T y", "", "T dphi", "dphi = y * (T(1) - y);")
+def sigmoid_grad(y):
+    """sigma'(a) = y (1 - y) with y = sigma(a)"""
+    return y * (1 - y)
+
+
+@kernels.elementwise("T y", "", "T d2phi", "d2phi = y * (T(1) - y) * (T(1) - T(2) * y);")
+def sigmoid_second(y):
+    """sigma''(a) = y (1 - y)(1 - 2 y)"""
+    return y * (1 - y) * (1 - 2 * y)
 
 
 class LeakyReLU(Activation):
@@ -103,27 +140,14 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.2):
         super().__init__()
-        if not 0 <= alpha < 1:
-            raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha}")
-        self.alpha = alpha
+        self.alpha = checks.real(alpha, "alpha", "LeakyReLU", low=0.0, high=1.0, open_high=True)
 
-    # Both formulas are branch-free (xp.where with random signs is several times slower
-    # on NumPy) and exact: for 0 <= alpha < 1, max(a, alpha a) is a for a > 0 and
-    # alpha a otherwise; max([a > 0], alpha) is 1 or alpha.
     def _phi(self, a):
-        xp = get_array_module(a)
-        if self.alpha == 0:                 # ReLU (0 * a would turn a = +-inf into nan)
-            return kernels.relu(a=a) if use_kernels(a) else xp.maximum(a, 0)
-        if use_kernels(a):
-            return kernels.leaky_relu(a=a, alpha=self.alpha)
-        y = a * self.alpha
-        return xp.maximum(a, y, out=y)      # max(a, alpha a)
+        # alpha = 0 is ReLU (0 * a would turn a = +-inf into nan)
+        return relu(a) if self.alpha == 0 else leaky_relu(a, self.alpha)
 
     def _dphi(self):
-        if use_kernels(self.a):
-            return kernels.leaky_relu_grad(a=self.a, alpha=self.alpha)
-        dphi = (self.a > 0).astype(self.a.dtype)
-        return get_array_module(dphi).maximum(dphi, self.alpha, out=dphi)  # 1 or alpha
+        return relu_grad(self.a) if self.alpha == 0 else leaky_relu_grad(self.a, self.alpha)
 
     def _d2phi(self):
         return None  # phi'' = 0 (a.e.): jvp_backward skips the term
@@ -132,38 +156,32 @@ class LeakyReLU(Activation):
         return f"alpha={self.alpha}"
 
 
+class ReLU(LeakyReLU):
+    """phi(a) = max(a, 0);  phi'(a) = [a > 0];  phi''(a) = 0 (a.e.): LeakyReLU, alpha = 0."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def extra_repr(self):
+        return ""
+
+
 class Tanh(Activation):
     """phi(a) = tanh a;  phi' = 1 - y^2;  phi'' = -2 y (1 - y^2)."""
 
+    dphi_of_y, d2phi_of_y = tanh_grad, tanh_second
+
     def _phi(self, a):
         return get_array_module(a).tanh(a)
-
-    def _dphi(self):
-        if use_kernels(self.y):
-            return kernels.tanh_grad(y=self.y)
-        return 1 - self.y * self.y
-
-    def _d2phi(self):
-        if use_kernels(self.y):
-            return kernels.tanh_second(y=self.y)
-        return -2 * self.y * (1 - self.y * self.y)
 
 
 class Sigmoid(Activation):
     """phi(a) = sigma(a);  phi' = y (1 - y);  phi'' = y (1 - y)(1 - 2y)."""
 
+    dphi_of_y, d2phi_of_y = sigmoid_grad, sigmoid_second
+
     def _phi(self, a):
         return sigmoid(a)
-
-    def _dphi(self):
-        if use_kernels(self.y):
-            return kernels.sigmoid_grad(y=self.y)
-        return self.y * (1 - self.y)
-
-    def _d2phi(self):
-        if use_kernels(self.y):
-            return kernels.sigmoid_second(y=self.y)
-        return self.y * (1 - self.y) * (1 - 2 * self.y)
 
 
 class Softplus(Activation):
@@ -176,5 +194,4 @@ class Softplus(Activation):
         return sigmoid(self.a)
 
     def _d2phi(self):
-        s = sigmoid(self.a)
-        return kernels.sigmoid_grad(y=s) if use_kernels(s) else s * (1 - s)
+        return sigmoid_grad(sigmoid(self.a))

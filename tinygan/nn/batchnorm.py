@@ -15,14 +15,43 @@ statistics like PyTorch, with the unbiased variance var m / (m - 1):
 
 Evaluation uses the running statistics, so the layer is then a fixed per-channel
 affine map of each sample.
+
+The per-channel statistics (means, sums) stay reductions; the elementwise work around
+them is one fused kernel on the GPU (the CUDA bodies below, above the NumPy functions
+they fuse). Per-channel arrays have shape (1, C) or (1, C, 1, 1) and broadcast.
 """
 from __future__ import annotations
 
 from .. import kernels
 from ..backend import DEFAULT_DTYPE, get_array_module
-from ..kernels import use_kernels
 from .base import Layer, PenaltyIncompatibleError
 from .init import ones, zeros
+
+
+@kernels.elementwise("T x, T mu, T inv_sigma, T gamma, T beta", "", "T xhat, T y", """
+    xhat = (x - mu) * inv_sigma;          // xhat = (x - mu) / sigma
+    y = xhat * gamma + beta;              // y = gamma xhat + beta
+""")
+def batchnorm_forward(x, mu, inv_sigma, gamma, beta, centred=None):
+    """xhat = (x - mu) / sigma;  y = gamma xhat + beta. ``centred``: x - mu when the
+    caller has it already (training needed it for the variance); it becomes xhat."""
+    xhat = x - mu if centred is None else centred
+    xhat *= inv_sigma                     # in place: our own temporary
+    y = xhat * gamma
+    y += beta
+    return xhat, y
+
+
+@kernels.elementwise("T dy, T xhat, T sum_dy, T sum_dy_xhat, T g_over_m", "T m", "T dx",
+                     "dx = ((dy * m - sum_dy) - xhat * sum_dy_xhat) * g_over_m;")
+def batchnorm_backward(dy, xhat, sum_dy, sum_dy_xhat, g_over_m, m, work=None):
+    """dx = (gamma / (m sigma)) (m dy - sum dy - xhat sum(dy xhat)), g_over_m being
+    gamma / (m sigma); ``work``: a free buffer of dy's shape to build dx in."""
+    dx = get_array_module(dy).multiply(dy, m, out=work)
+    dx -= sum_dy
+    dx -= xhat * sum_dy_xhat
+    dx *= g_over_m
+    return dx
 
 
 class BatchNorm(Layer):
@@ -101,20 +130,13 @@ class BatchNorm(Layer):
         else:
             mu = self._per_channel(self.running_mean, x.ndim)
             var = self._per_channel(self.running_var, x.ndim)
-            centred = None if use_kernels(x) else x - mu   # the fused kernel forms x - mu
+            centred = None
         self.inv_sigma = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, shape (1, C[, 1, 1])
-        if use_kernels(x):                            # one fused kernel for both lines below
-            self.xhat, y = kernels.batchnorm_forward(
-                x=x, mu=mu, inv_sigma=self.inv_sigma,
-                gamma=self._per_channel(self.params["gamma"], x.ndim),
-                beta=self._per_channel(self.params["beta"], x.ndim))
-            return y
-        # In place where an array is our own temporary (fewer large allocations):
-        centred *= self.inv_sigma                     # xhat = (x - mu) / sigma
-        self.xhat = centred
-        y = self.xhat * self._per_channel(self.params["gamma"], x.ndim)
-        y += self._per_channel(self.params["beta"], x.ndim)
-        return y                                      # gamma xhat + beta
+        self.xhat, y = batchnorm_forward(x, mu, self.inv_sigma,
+                                         self._per_channel(self.params["gamma"], x.ndim),
+                                         self._per_channel(self.params["beta"], x.ndim),
+                                         centred=centred)
+        return y
 
     __call__ = forward
 
@@ -139,15 +161,7 @@ class BatchNorm(Layer):
         if not self.batch_stats:  # eval mode: an affine map with constant statistics
             return g * dy
         m = dy.size // self.num_features
-        if use_kernels(dy):                           # the line below as one kernel
-            return kernels.batchnorm_backward(dy=dy, xhat=self.xhat, sum_dy=sum_dy,
-                                              sum_dy_xhat=sum_dy_xhat, g_over_m=g / m, m=m)
-        # dx = (g / m) (m dy - sum dy - xhat sum(dy xhat)), in two buffers
-        dx = xp.multiply(dy, m, out=dy_xhat)          # dy_xhat is no longer needed
-        dx -= sum_dy
-        dx -= self.xhat * sum_dy_xhat
-        dx *= g / m
-        return dx
+        return batchnorm_backward(dy, self.xhat, sum_dy, sum_dy_xhat, g / m, m, work=dy_xhat)
 
     def _no_jvp(self):
         raise PenaltyIncompatibleError(

@@ -14,8 +14,8 @@ time and vectorised over (c, n, h, w) (Chainer / deep-learning-from-scratch):
     a_pad[:, i : i + s H' : s, j : j + s W' : s, :] += cols[:, i, j]     for i < KH, j < KW
 
 KH KW slice additions, deterministic, no unbuffered scatter-add. On the GPU col2im is
-instead one gather kernel, each pixel summing its own terms in the same order
-(``tinygan/kernels/col2im.py``).
+instead one gather kernel, each pixel summing its own terms in the same order (its CUDA
+body is above :func:`col2im_gather`).
 
 Layout: the working buffers are channel-first and batch-LAST, a_pad (C, H + 2p, W + 2p, N)
 and cols ordered (c, i, j) x (h, w, n). A strided slice then moves runs of N contiguous
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from .. import kernels
 from ..backend import get_array_module
-from ..kernels import use_kernels
 
 
 def conv_output_size(n: int, k: int, stride: int, padding: int) -> int:
@@ -67,28 +66,64 @@ def im2col(a, kh: int, kw: int, stride: int, padding: int):
     return xp.ascontiguousarray(view).reshape(c * kh * kw, ho * wo * n)
 
 
+# The GPU's col2im: each output pixel gathers its own terms. Pixel (c, y, x, b) of the
+# batch-last image was read, in im2col, at every offset (ki, kj) and output position (h, w)
+# with s h + ki - p = y and s w + kj - p = x, so it sums cols[(c, ki, kj), (h, w, b)] over
+# the offsets for which h = (y + p - ki) / s and w = (x + p - kj) / s are whole numbers
+# inside [0, H') x [0, W'). No two threads write the same pixel (no atomics,
+# deterministic), the offsets are summed in the NumPy path's order, and neighbouring
+# threads (consecutive b) read neighbouring columns.
+@kernels.elementwise(
+    "raw T cols", "int32 height, int32 width, int32 batch, int32 kh, int32 kw, int32 stride, "
+    "int32 pad, int32 out_h, int32 out_w", "T image", """
+    // i runs over the batch-last image (C, H, W, N) in C order
+    const int b = i % batch;
+    const int x = (i / batch) % width;
+    const int y = (i / batch / width) % height;
+    const long long c = i / batch / width / height;
+    const long long row_size = (long long)out_h * out_w * batch;
+    T total = T(0);
+    for (int ki = 0; ki < kh; ++ki) {
+        const int sy = y + pad - ki;                 // = s h when (ki, h) reads pixel y
+        if (sy < 0 || sy % stride != 0 || sy / stride >= out_h) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+            const int sx = x + pad - kj;
+            if (sx < 0 || sx % stride != 0 || sx / stride >= out_w) continue;
+            const long long row = (c * kh + ki) * kw + kj;
+            total += cols[row * row_size + ((long long)(sy / stride) * out_w
+                                            + sx / stride) * batch + b];
+        }
+    }
+    image = total;
+""")
+def col2im_gather(cols, height, width, batch, kh, kw, stride, pad, out_h, out_w, image=None):
+    """cols (C KH KW, H' W' N) -> batch-last image (C, H, W, N): the KH KW slice additions
+    into a zeroed padded buffer, whose inner view is returned. ``image`` is the GPU
+    kernel's output buffer (it has no elementwise input to size one by); NumPy does not
+    need it."""
+    xp = get_array_module(cols)
+    c = cols.shape[0] // (kh * kw)
+    cols = cols.reshape(c, kh, kw, out_h, out_w, batch)
+    # Padded batch-last buffer (C, H + 2p, W + 2p, N): cols[:, i, j] is (C, H', W', N).
+    a_pad = xp.zeros((c, height + 2 * pad, width + 2 * pad, batch), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            a_pad[:, i:i + stride * out_h:stride, j:j + stride * out_w:stride, :] += cols[:, i, j]
+    return a_pad[:, pad:pad + height, pad:pad + width, :]
+
+
 def col2im(cols, shape, kh: int, kw: int, stride: int, padding: int):
     """Adjoint of im2col: cols (C KH KW, H' W' N) -> image of ``shape`` (N, C, H, W).
 
     a[n, c, y, x] = sum of cols[(c,i,j),(h,w,n)] over all (i, j, h, w) with
     s h + i - p = y and s w + j - p = x; one vectorised slice addition per (i, j).
     """
-    xp = get_array_module(cols)
     n, c, h, w = shape
     ho, wo = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    if use_kernels(cols):                       # one gather kernel, batch-last output
-        image = xp.empty((c, h, w, n), dtype=cols.dtype)
-        kernels.col2im_gather(cols=cols, height=h, width=w, batch=n, kh=kh, kw=kw,
-                              stride=stride, pad=padding, out_h=ho, out_w=wo, image=image)
-        return image.transpose(3, 0, 1, 2)
-    cols = cols.reshape(c, kh, kw, ho, wo, n)
-    # Padded batch-last buffer (C, H + 2p, W + 2p, N): cols[:, i, j] is (C, H', W', N).
-    a_pad = xp.zeros((c, h + 2 * padding, w + 2 * padding, n), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            a_pad[:, i:i + stride * ho:stride, j:j + stride * wo:stride, :] += cols[:, i, j]
-    inner = a_pad[:, padding:padding + h, padding:padding + w, :]
-    return inner.transpose(3, 0, 1, 2)          # a view: see from_channel_rows
+    image = (get_array_module(cols).empty((c, h, w, n), dtype=cols.dtype)
+             if kernels.use_kernels(cols) else None)
+    image = col2im_gather(cols, h, w, n, kh, kw, stride, padding, ho, wo, image=image)
+    return image.transpose(3, 0, 1, 2)          # a view: see from_channel_rows
 
 
 def to_channel_rows(a):

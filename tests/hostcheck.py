@@ -12,7 +12,10 @@ arithmetic, branches and indexing, in both precisions, on any machine with ``g++
 functions and compile them with ``nvcc`` (no GPU needed to compile), which checks that
 they are valid CUDA device code: that every math function they call exists there for
 float and double. What neither can check is CuPy's own call (argument order, broadcasting
-of outputs), which only a run on a GPU shows (tests/test_kernels.py, CuPy cases).
+of outputs), which only a run on a GPU shows (test_kernels.py, CuPy cases).
+
+The ops are ``tinygan.kernels.ElementwiseOp`` objects: a name, declared inputs, scalars
+and outputs, and the CUDA body.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy
 
-from .backend import get_array_module
+from tinygan.backend import get_array_module
 
 TINY = 1e-30
 
