@@ -1,11 +1,27 @@
 """tinygan: a small, autograd-free GAN library whose every gradient is derived by hand.
 
-One code path runs on NumPy (CPU) and CuPy (GPU); see :mod:`tinygan.backend`.
+One code path runs on NumPy (CPU) and CuPy (GPU); see :mod:`tinygan.backend`. The public
+modules are attributes, imported on first use (``import tinygan as tg; tg.losses``).
 """
-from . import backend, nn, gradcheck
-from .backend import set_backend, get_backend, get_array_module, to_numpy
+import importlib
+
+from .backend import get_array_module, get_backend, set_backend, to_numpy
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "nn", "gradcheck", "set_backend", "get_backend", "get_array_module",
-           "to_numpy", "__version__"]
+MODULES = ("atomic", "backend", "checkpoint", "classifier", "data", "kernels", "lipschitz",
+           "loop", "losses", "metrics", "models", "nn", "optim", "plot", "train")
+
+
+def __getattr__(name):
+    if name in MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(MODULES))
+
+
+__all__ = ["set_backend", "get_backend", "get_array_module", "to_numpy", "__version__",
+           *MODULES]
