@@ -91,6 +91,12 @@ def test_package_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+def test_every_module_is_listed():
+    on_disk = {p.stem for p in ROOT.glob("*.py") if p.stem != "__init__"}
+    on_disk |= {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert on_disk == set(tinygan.MODULES), "add new modules to tinygan.MODULES"
+
+
 @pytest.mark.parametrize("name", tinygan.MODULES)
 def test_public_modules_are_attributes(name):
     import importlib
