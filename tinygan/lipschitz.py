@@ -163,7 +163,7 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
     """WGAN-GP penalty P at x_hat; ADDS exactly dP/dtheta into ``critic.grads``.
 
     Shapes: x_hat (m, ...) e.g. (m, d) or (m, C, H, W); s = f(x_hat) (m, 1);
-    g, v like x_hat; ||g|| (m,). theta = every parameter of the critic.
+    g, dg like x_hat; ||g|| (m,). theta = every parameter of the critic.
 
         g_i  = grad_x f(x_hat_i)                                   (first order)
         P    = lam/m sum_i (||g_i||_2 - 1)^2                       (Gulrajani et al. 2017, eq. 3)
@@ -175,24 +175,24 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
     Its parameter gradient by double backprop (docs/derivations.md, "The gradient
     penalty by double backprop"): with the cotangent of g
 
-        v_i  = dP/dg_i = (2 lam / m) (||g_i|| - 1) g_i / ||g_i||   (v_i = 0 where ||g_i|| = 0;
+        dg_i = dP/dg_i = (2 lam / m) (||g_i|| - 1) g_i / ||g_i||   (dg_i = 0 where ||g_i|| = 0;
                                                                     one-sided: max(0, .))
-        dP/dtheta = sum_i (dg_i/dtheta)^T v_i = grad_theta sum_i J_f(x_hat_i) v_i
+        dP/dtheta = J_g^T dg = grad_theta sum_i J_f(x_hat_i) dg_i    (dg held fixed)
 
-    since g_i . v_i = J_f(x_hat_i) v_i (f is scalar) and v is held constant. The right
-    side is the parameter gradient of the directional derivative of f along v:
+    since g_i . dg_i = J_f(x_hat_i) dg_i (f is scalar). The right side is the parameter
+    gradient of the directional derivative of f along dg (the lemma of that section):
 
         1. s = f(x_hat); g = backward(ones, param_grads=False)      grads untouched
-        2. v from g (elementwise, no host sync)
-        3. s_dot = critic.jvp(v)            tangent pass: a_dot = x_dot W, y_dot = phi'(a) a_dot
+        2. dg from g (elementwise, no host sync)
+        3. s_dot = critic.jvp(dg)           tangent pass: a_dot = x_dot W, y_dot = phi'(a) a_dot
         4. critic.jvp_backward(None, ones, need_dx=False)
-                                            reverse pass through (s, s_dot) of S = sum_i s_dot_i:
+                                            reverse pass through (s, s_dot) of Q = sum_i s_dot_i:
                                             adds dW += x^T dy + x_dot^T dy_dot per affine layer,
                                             with the phi''(a) a_dot dy_dot terms of activations;
-                                            dy = None is the exact zero seed (S has no s term),
+                                            dy = None is the exact zero seed (Q has no s term),
                                             so products with it are skipped until the first
                                             phi'' != 0, and the first layer's dx, dx_dot (with
-                                            respect to the constants x_hat, v) are not formed
+                                            respect to the constants x_hat, dg) are not formed
 
     Cost: matrix products per affine layer, in units of one m-row product: 1 + 1 + 1 + 4
     (forward, input gradient, tangent, reverse pass), of which the reverse pass skips
@@ -219,22 +219,22 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
     if mask is not None:
         g = g * mask                        # only the masked components count in ||g||
 
-    # 2. ||g_i|| and the cotangent v_i = dP/dg_i
+    # 2. ||g_i|| and the cotangent dg_i = dP/dg_i
     norm = xp.sqrt(xp.sum((g * g).reshape(m, -1), axis=1))          # (m,)
     excess = norm - 1
     if one_sided:
         excess = xp.maximum(excess, 0)
     value = xp.asarray(lam * xp.mean(excess * excess))
-    # ||g_i|| = 0 only where g_i = 0 (up to underflow): divide by 1 there, so v_i = 0
+    # ||g_i|| = 0 only where g_i = 0 (up to underflow): divide by 1 there, so dg_i = 0
     # instead of 0/0. (||g|| - 1)^2 is not differentiable at g = 0 (a local maximum, so
     # no convex subgradient exists); 0 lies in its Clarke generalised gradient, and is
     # the exact gradient when g_i = 0 on a neighbourhood (a dead ReLU sample).
     safe_norm = xp.where(norm > 0, norm, xp.ones_like(norm))
     coef = (2 * lam / m) * excess / safe_norm                        # (m,)
-    v = g * coef.reshape((m,) + (1,) * (g.ndim - 1))                 # (m, ...) like x_hat
+    dg = g * coef.reshape((m,) + (1,) * (g.ndim - 1))                # (m, ...) like x_hat
 
-    # 3.-4. dP/dtheta = grad_theta sum_i J_f(x_hat_i) v_i (caches still hold x_hat)
-    s_dot = critic.jvp(v)
+    # 3.-4. dP/dtheta = grad_theta sum_i J_f(x_hat_i) dg_i (caches still hold x_hat)
+    s_dot = critic.jvp(dg)
     critic.jvp_backward(None, xp.ones_like(s_dot), need_dx=False)
     return GradientPenalty(value, xp.asarray(xp.mean(norm)))
 
