@@ -3,10 +3,11 @@
     python examples/mnist_gan.py                          # non-saturating GAN, MLPs, defaults
     python examples/mnist_gan.py --loss wgan-gp --arch dcgan --epochs 10
     python examples/mnist_gan.py --conditional            # cGAN: one grid row per digit
+    python examples/mnist_gan.py --arch dcgan --spectral-norm   # SN-GAN's discriminator
     python examples/mnist_gan.py --resume                 # continue runs/nsgan-mlp
     python examples/mnist_gan.py --limit 1024 --epochs 1  # a quick smoke run
 
-Writes into --out (default runs/<loss>-<arch>[-cond]): samples_epoch_NNN.png (a grid from
+Writes into --out (default runs/<loss>-<arch>[-sn][-cond]): samples_epoch_NNN.png (a grid from
 a fixed noise batch after each epoch), losses.png, checkpoint.npz (atomic, at each epoch
 end; --resume continues from it), config.json, and at the end samples.npy: --n-samples
 generated digits, float32, shape (N, 784), values in [-1, 1], for tinygan.metrics.
@@ -38,7 +39,10 @@ N_CLASSES = 10
 # recognisable from epoch 3.
 DEFAULT_EPOCHS = 5
 # Options that must match a checkpoint's run for --resume to continue it.
-_RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic")
+_RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic",
+             "spectral_norm")
+# Run options added after the first release: a saved config without them had this value.
+_LATER_KEYS = {"spectral_norm": False}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -53,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mlp: fully connected G 100-256-512-1024-784 and D 784-1024-512-256-1; "
                         "dcgan: strided (transposed) convolutions with BatchNorm "
                         "(wgan-gp uses Gulrajani et al.'s critic without BatchNorm)")
+    p.add_argument("--spectral-norm", action="store_true",
+                   help="dcgan only: SN-GAN's discriminator (Miyato et al. 2018), every "
+                        "layer of the DCGAN discriminator spectrally normalised, no BatchNorm "
+                        "(for every loss, wgan-gp included)")
     p.add_argument("--conditional", action="store_true",
                    help="conditional GAN (Mirza & Osindero 2014): G(z, y), D(x, y), "
                         "one grid row per digit")
@@ -110,9 +118,11 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
         p.error(f"--seed must be >= 0, got {a.seed}")
     if a.limit is not None and a.limit < a.batch_size:
         p.error(f"--limit {a.limit} is smaller than one minibatch (--batch-size {a.batch_size})")
+    if a.spectral_norm and a.arch != "dcgan":
+        p.error("--spectral-norm needs --arch dcgan (it normalises the DCGAN discriminator)")
 
 
-def _models(arch: str, loss: str, conditional: bool, rng):
+def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = False):
     """G and D for ``arch``; conditional models take n_classes extra inputs."""
     from tinygan import models
 
@@ -121,6 +131,8 @@ def _models(arch: str, loss: str, conditional: bool, rng):
         return (models.mlp_generator(NOISE_DIM, n_classes=k, rng=rng),
                 models.mlp_discriminator(784, n_classes=k, rng=rng))
     G = models.dcgan_generator(NOISE_DIM, n_classes=k, rng=rng)
+    if spectral_norm:       # SN-GAN: no BatchNorm, so the penalty applies too
+        return G, models.dcgan_discriminator(spectral_norm=True, n_classes=k, rng=rng)
     if loss == "wgan-gp":   # the penalty needs a per-sample critic: no BatchNorm
         return G, models.wgangp_conv_critic(n_classes=k, rng=rng)
     return G, models.dcgan_discriminator(batchnorm=True, n_classes=k, rng=rng)
@@ -129,7 +141,8 @@ def _models(arch: str, loss: str, conditional: bool, rng):
 def _run_config(a) -> dict:
     return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
             "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed, "limit": a.limit,
-            "n_critic": a.n_critic, "epochs": a.epochs, "backend": a.backend}
+            "n_critic": a.n_critic, "epochs": a.epochs, "backend": a.backend,
+            "spectral_norm": a.spectral_norm}
 
 
 def _check_resume(out: str, config: dict) -> None:
@@ -138,6 +151,7 @@ def _check_resume(out: str, config: dict) -> None:
         return  # the trainer's own checks still apply
     with open(path) as f:
         saved = json.load(f)
+    saved = {**_LATER_KEYS, **saved}
     differ = {k: (saved.get(k), config[k]) for k in _RUN_KEYS if saved.get(k) != config[k]}
     if differ:
         raise ValueError(f"--resume: options differ from the run in {out} "
@@ -157,7 +171,8 @@ def main(argv=None) -> int:
     _check_args(parser, a)
     set_blas_threads(a.threads)
     if a.out is None:
-        a.out = os.path.join("runs", f"{a.loss}-{a.arch}" + ("-cond" if a.conditional else ""))
+        a.out = os.path.join("runs", f"{a.loss}-{a.arch}" + ("-sn" if a.spectral_norm else "")
+                             + ("-cond" if a.conditional else ""))
 
     config = _run_config(a)
     if a.resume:
@@ -190,7 +205,7 @@ def main(argv=None) -> int:
                           download=not a.no_download)
         if a.limit is not None:
             x, y = x[:a.limit], y[:a.limit]
-        G, D = _models(a.arch, a.loss, a.conditional, backend.make_rng(a.seed))
+        G, D = _models(a.arch, a.loss, a.conditional, backend.make_rng(a.seed), a.spectral_norm)
         schedule = {}
         if a.n_critic is not None:
             schedule["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic

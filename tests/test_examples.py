@@ -39,7 +39,7 @@ def test_mnist_gan_help():
     assert r.returncode == 0, r.stderr
     for option in ("--loss", "--arch", "--conditional", "--epochs", "--batch-size", "--lr",
                    "--seed", "--backend", "--out", "--resume", "--data-dir", "--n-critic",
-                   "--limit", "--n-samples", "--log-every"):
+                   "--limit", "--n-samples", "--log-every", "--spectral-norm"):
         assert option in r.stdout
     assert "wgan-gp" in r.stdout and "dcgan" in r.stdout
 
@@ -89,6 +89,18 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     r = run(MNIST_GAN, "--limit", 1024, "--epochs", 3, "--seed", 1, "--out", out, "--resume",
             env=env)
     assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mnist_gan_spectral_norm_dcgan_run(mnist_dir, tmp_path):
+    """SN-GAN's discriminator in the main job: a real (tiny) run, 128 digits, one epoch."""
+    out = tmp_path / "sn"
+    r = run(MNIST_GAN, "--arch", "dcgan", "--spectral-norm", "--limit", 128, "--epochs", 1,
+            "--n-samples", 10, "--out", out, "--no-progress", env=data_env(mnist_dir))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["spectral_norm"] is True
+    assert numpy.isfinite(numpy.load(out / "samples.npy")).all()
+    r = run(MNIST_GAN, "--spectral-norm")
+    assert r.returncode == 2 and "--spectral-norm needs --arch dcgan" in r.stderr
 
 
 def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):

@@ -166,6 +166,23 @@ def test_dcgan_batchnorm_placement():
     assert D_nobn.supports_jvp and "b" in D_nobn[2].params
 
 
+def test_dcgan_spectral_norm_discriminator(xp, rng):
+    """SN-GAN: every weight layer spectrally normalised, no BatchNorm, so the critic
+    takes the gradient penalty; asking for BatchNorm as well is refused."""
+    D = models.dcgan_discriminator(spectral_norm=True, width=2, rng=rng)
+    names = [type(layer).__name__ for layer in D.layers]
+    assert names == ["SpectralNormConv2d", "LeakyReLU", "SpectralNormConv2d", "LeakyReLU",
+                     "Flatten", "SpectralNormLinear"]
+    assert D.supports_jvp and "b" in D[2].params
+    assert set(D.state_dict()) >= {"0.u", "0.v", "2.u", "5.v"}
+    x = rng.standard_normal((3, 1, 28, 28), dtype=xp.float32)
+    D.zero_grad()
+    gp = lipschitz.gradient_penalty(D, x, lam=10.0)
+    assert float(gp.value) >= 0 and float(xp.abs(D[0].grads["W"]).sum()) > 0
+    with pytest.raises(ValueError, match="spectral_norm=True replaces BatchNorm"):
+        models.dcgan_discriminator(batchnorm=True, spectral_norm=True)
+
+
 def test_dcgan_initialisation(xp):
     """Weights N(0, 0.02^2) (Radford et al. sec. 4), BatchNorm gamma N(1, 0.02^2)."""
     G = models.dcgan_generator(rng=xp.random.default_rng(3))

@@ -1,12 +1,13 @@
-"""Spectral normalisation (Miyato et al. 2018): gradients with u, v held constant (eval
-mode, where the power iteration does not run), the power iteration's estimate, the
-second-order pair and the gradient penalty through it."""
+"""Spectral normalisation (Miyato et al. 2018), Linear and Conv2d: gradients with u, v
+held constant (eval mode, where the power iteration does not run), the power iteration's
+estimate, the second-order pair and the gradient penalty through it."""
 import pytest
 
 from tinygan import nn
-from gradcheck import assert_close, check_gradients, check_jvp, check_layer, rel_error
+from gradcheck import (assert_close, check_gradients, check_jvp, check_jvp_backward, check_layer,
+                       rel_error)
 from tinygan.lipschitz import gradient_penalty, input_gradient
-from tinygan.nn.spectral_norm import SpectralNormLinear
+from tinygan.nn.spectral_norm import SpectralNormConv2d, SpectralNormLinear
 
 
 def _largest_singular_value(xp, W):
@@ -95,3 +96,85 @@ def test_float32_state_and_bad_arguments(xp, rng):
         SpectralNormLinear(3, 2, n_power_iterations=0)
     with pytest.raises(ValueError, match="eps must be > 0"):
         SpectralNormLinear(3, 2, eps=0.0)
+
+
+# -- Conv2d: M = W.reshape(F, C k k) ---------------------------------------------------
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1)], ids=["s1p0", "s2p1"])
+def test_conv_gradients_and_second_order_pair(xp, rng, stride, padding):
+    layer = SpectralNormConv2d(2, 3, 3, stride, padding, init="he", rng=rng).astype(xp.float64)
+    layer.params["b"][...] = rng.standard_normal(3)
+    x = rng.standard_normal((2, 2, 6, 5))
+    layer.forward(x)                             # one power step in training mode
+    layer.eval()                                 # u, v now fixed: FD sees W -> W / v^T M u
+    assert_close(check_layer(layer, x))
+    x_dot = rng.standard_normal(x.shape)
+    assert check_jvp(layer, x, x_dot) < 1e-6
+    assert_close(check_jvp_backward(layer, x, x_dot))
+
+
+def test_conv_power_iteration_on_the_reshaped_weight(xp, rng):
+    layer = SpectralNormConv2d(3, 4, 3, init="he", rng=rng).astype(xp.float64)
+    x = rng.standard_normal((2, 3, 5, 5))
+    u0 = layer.u.copy()
+    assert layer.u.shape == (27,) and layer.v.shape == (4,)
+    layer.forward(x)
+    M = layer.params["W"].reshape(4, 27)
+    v = M @ u0 / xp.linalg.norm(M @ u0)
+    u = M.T @ v / xp.linalg.norm(M.T @ v)
+    assert rel_error(layer.v, v) < 1e-12 and rel_error(layer.u, u) < 1e-12
+    for _ in range(100):
+        layer.forward(x)
+    assert float(layer.sigma) == pytest.approx(_largest_singular_value(xp, M), rel=1e-6)
+    # the normalised convolution equals a plain Conv2d with weight W / sigma
+    plain = nn.Conv2d(3, 4, 3, init="he", rng=rng).astype(xp.float64)
+    plain.params["W"][...] = layer.params["W"] / layer.sigma
+    plain.params["b"][...] = layer.params["b"]
+    assert rel_error(layer.eval().forward(x), plain.forward(x)) < 1e-12
+
+
+def test_conv_lipschitz_bound(xp, rng):
+    """||conv_sn|| <= ceil(k/s) (every pixel is read by at most ceil(k/s)^2 windows):
+    the operator norm of x -> conv_sn(x), by power iteration on its Gram map."""
+    layer = SpectralNormConv2d(2, 3, 4, 2, 1, bias=False, init="he", rng=rng).astype(xp.float64)
+    for _ in range(100):
+        layer.forward(rng.standard_normal((1, 2, 8, 8)))
+    layer.eval()
+    x = rng.standard_normal((1, 2, 8, 8))
+    for _ in range(200):
+        x = layer.backward(layer.forward(x), param_grads=False)   # A^T A x
+        x = x / xp.linalg.norm(x)
+    norm = float(xp.linalg.norm(layer.forward(x)))
+    assert 0.5 < norm <= 2.0 + 1e-9
+
+
+@pytest.mark.parametrize("act", [nn.Softplus, nn.Tanh], ids=["softplus", "tanh"])
+def test_gradient_penalty_through_spectral_norm_conv_critic(xp, rng, act):
+    """A conv critic of SN layers with phi'' != 0 under the penalty: double backprop
+    against central differences of the penalty itself."""
+    critic = nn.Sequential(SpectralNormConv2d(1, 2, 3, 2, 1, init="he", rng=rng), act(),
+                           SpectralNormConv2d(2, 2, 3, 1, 0, init="he", rng=rng), act(),
+                           nn.Flatten(), SpectralNormLinear(2, 1, rng=rng)
+                           ).astype(xp.float64).eval()
+    x_hat = rng.standard_normal((3, 1, 6, 6))
+
+    def penalty():
+        g = input_gradient(critic, x_hat)
+        return 10.0 * xp.mean((xp.sqrt(xp.sum(g.reshape(3, -1) ** 2, axis=1)) - 1) ** 2)
+
+    critic.zero_grad()
+    result = gradient_penalty(critic, x_hat)
+    assert rel_error(result.value, penalty()) < 1e-12
+    arrays = {n: p for n, p, _ in critic.named_parameters()}
+    analytic = {n: g.copy() for n, _, g in critic.named_parameters()}
+    assert_close(check_gradients(penalty, arrays, analytic))
+
+
+def test_conv_float32_state_and_bad_arguments(xp, rng):
+    layer = SpectralNormConv2d(2, 3, 3, padding=1, rng=rng)
+    y = layer.forward(rng.standard_normal((2, 2, 4, 4), dtype=xp.float32))
+    dx = layer.backward(xp.ones_like(y))
+    assert y.dtype == dx.dtype == layer.grads["W"].dtype == layer.u.dtype == xp.float32
+    assert set(layer.state_dict()) == {"W", "b", "u", "v"}
+    with pytest.raises(ValueError, match="SpectralNormConv2d: n_power_iterations"):
+        SpectralNormConv2d(2, 3, 3, n_power_iterations=0)

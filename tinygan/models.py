@@ -189,8 +189,9 @@ def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, r
     )
 
 
-def dcgan_discriminator(batchnorm: bool = True, n_classes: int = 0, in_channels: int = 1,
-                        width: int = 64, rng=None, dtype=DEFAULT_DTYPE):
+def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_channels: int = 1,
+                        width: int = 64, rng=None, dtype=DEFAULT_DTYPE,
+                        spectral_norm: bool = False):
     """DCGAN discriminator for 28x28 images; outputs logits s (m, 1).
 
         [x, y maps]  (m, C + K, 28, 28)
@@ -203,20 +204,33 @@ def dcgan_discriminator(batchnorm: bool = True, n_classes: int = 0, in_channels:
     discriminator input layer"). ``batchnorm=False`` gives a critic that supports the
     gradient penalty (BatchNorm mixes samples, so per-sample input gradients do not
     exist; Gulrajani et al. sec. 4).
+
+    ``spectral_norm=True`` is SN-GAN's discriminator (Miyato et al. 2018): every Conv2d
+    and the Linear become ``SpectralNormConv2d`` / ``SpectralNormLinear`` (W / sigma(W),
+    one power step per training forward) and there is no BatchNorm. ``batchnorm``
+    defaults to ``not spectral_norm``; asking for both is a ValueError.
     """
     _check_sizes("dcgan_discriminator", n_classes=n_classes, in_channels=in_channels, width=width)
+    spectral_norm = bool(spectral_norm)
+    if batchnorm is None:
+        batchnorm = not spectral_norm
+    if batchnorm and spectral_norm:
+        raise ValueError("dcgan_discriminator: spectral_norm=True replaces BatchNorm (SN-GAN's "
+                         "discriminator has none); pass batchnorm=False or leave it unset")
+    conv = nn.SpectralNormConv2d if spectral_norm else nn.Conv2d
     c1, c2 = width, 2 * width
     layers = [
-        _conv(in_channels + n_classes, c1, 4, 2, 1, True, "normal", rng, dtype),
+        _conv(in_channels + n_classes, c1, 4, 2, 1, True, "normal", rng, dtype, conv),
         nn.LeakyReLU(0.2),
-        _conv(c1, c2, 4, 2, 1, not batchnorm, "normal", rng, dtype),
+        _conv(c1, c2, 4, 2, 1, not batchnorm, "normal", rng, dtype, conv),
     ]
     if batchnorm:
         layers.append(_dcgan_batchnorm(c2, rng, dtype))
     layers += [
         nn.LeakyReLU(0.2),
         nn.Flatten(),
-        nn.Linear(c2 * 7 * 7, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
+        (nn.SpectralNormLinear if spectral_norm else nn.Linear)(
+            c2 * 7 * 7, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
     ]
     return nn.Sequential(*layers)
 
@@ -249,9 +263,9 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
     )
 
 
-def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
-    return nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
-                     std=DCGAN_STD, rng=rng, dtype=dtype)
+def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv2d):
+    return layer(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
+                 std=DCGAN_STD, rng=rng, dtype=dtype)
 
 
 def _conv_t(c_in, c_out, k, stride, padding, bias, init, rng, dtype):

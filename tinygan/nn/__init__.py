@@ -10,7 +10,7 @@ Where each derivation lives (code, then docs/derivations.md section):
 * Conv2d ............ conv.py          "Convolution as im2col and a matrix product"
 * ConvTranspose2d ... conv.py          "Transposed convolution"
 * BatchNorm ......... batchnorm.py     "BatchNorm"
-* SpectralNormLinear  spectral_norm.py "Spectral normalisation"
+* SpectralNormLinear, SpectralNormConv2d  spectral_norm.py "Spectral normalisation"
 """
 from .base import Layer, PenaltyIncompatibleError, Sequential
 from .linear import Linear
@@ -18,12 +18,12 @@ from .activations import Activation, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus
 from .shape import Flatten, Reshape
 from .conv import Conv2d, ConvTranspose2d
 from .batchnorm import BatchNorm
-from .spectral_norm import SpectralNormLinear
+from .spectral_norm import SpectralNorm, SpectralNormConv2d, SpectralNormLinear
 from . import functional, init
 
 __all__ = [
     "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
-    "SpectralNormLinear",
+    "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d",
     "functional", "init",
 ]

@@ -38,6 +38,10 @@ class AffineLayer(Layer):
     def _weight_grad(self, x, dy):
         raise NotImplementedError
 
+    def _weight(self):
+        """The weight A_W applies: W itself (spectral normalisation puts W_sn here)."""
+        return self.params["W"]
+
     def _check_input(self, x):
         """Raise a clear error for a wrong shape or dtype (subclasses extend)."""
         self._check_dtype(x, self.params["W"])

@@ -161,13 +161,13 @@ class Conv2d(_Conv):
         if x is self.x:  # called by forward: a new point, so cached columns are stale
             self._cols.clear()
         cols = self._cols.put(x, self._im2col(x))
-        w_mat = self.params["W"].reshape(self.c_out, -1)
+        w_mat = self._weight().reshape(self.c_out, -1)
         return from_channel_rows(w_mat @ cols, n, *self.output_size(h, w))
 
     def _input_grad(self, dy):
         n = dy.shape[0]
         h, w = self.x.shape[2:]
-        w_mat = self.params["W"].reshape(self.c_out, -1)
+        w_mat = self._weight().reshape(self.c_out, -1)
         dcols = w_mat.T @ to_channel_rows(dy)
         return col2im(dcols, (n, self.c_in, h, w), self.k, self.k, self.stride, self.padding)
 

@@ -41,7 +41,7 @@ class Linear(AffineLayer):
         super()._check_input(x)
 
     def _apply(self, x):
-        return x @ self.params["W"]
+        return x @ self._weight()
 
     def _add_bias(self, y):
         if "b" in self.params:
@@ -53,8 +53,8 @@ class Linear(AffineLayer):
         if x.flags.f_contiguous and not x.flags.c_contiguous:
             # dx in x's memory layout: x is then a flattened batch-last feature map
             # (nn.im2col.from_channel_rows), and the layers below continue in that layout
-            return (self.params["W"] @ dy.T).T
-        return dy @ self.params["W"].T
+            return (self._weight() @ dy.T).T
+        return dy @ self._weight().T
 
     def _weight_grad(self, x, dy):
         return x.T @ dy
