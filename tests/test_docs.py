@@ -161,3 +161,36 @@ def test_spectral_norm_start_underestimates_sigma():
         ratio, low = sv[1] / sv[0], 1 - float(layer.v @ W @ layer.u) / sv[0]
         assert ratio_range[0] <= ratio <= ratio_range[1], (shape, ratio)
         assert low_range[0] <= low <= low_range[1], (shape, low)
+
+
+# Names the chapter quotes from other libraries (PyTorch, Chainer, NumPy), not tinygan's.
+FOREIGN_NAMES = {"RMSprop", "sigmoid_cross_entropy", "as_strided", "searchsorted", "add.at",
+                 "numpy.linalg.svd", "default_rng"}
+
+
+def test_code_names_in_the_chapter_exist():
+    """Every file, function and code identifier the chapter quotes in backticks exists, so a
+    rename in the package shows up here rather than as a stale sentence."""
+    sources = "\n".join(p.read_text() for p in (ROOT / "tinygan").rglob("*.py"))
+    defined = set(re.findall(r"^\s*(?:def|class)\s+(\w+)", sources, flags=re.M))
+    stale = []
+    for span in set(re.findall(r"`([^`\n]+)`", _chapter())):
+        if span in FOREIGN_NAMES or span.startswith("test_"):
+            continue
+        if re.fullmatch(r"[\w./-]+\.(py|md|png)", span):           # a file
+            if not (ROOT / span).exists() and not (DOCS / span).exists() \
+                    and not list(ROOT.glob(f"tinygan/**/{span}")):
+                stale.append(span)
+            continue
+        call = re.match(r"([A-Za-z_][\w.]*)\(", span)
+        if call:                                                    # a call: name must be defined
+            name = call.group(1).split(".")[-1]
+            if call.group(1).split(".")[0] not in FOREIGN_NAMES and name not in defined:
+                stale.append(span)
+            continue
+        if re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", span) and ("_" in span or "." in span
+                                                             or re.search(r"[a-z][A-Z]", span)):
+            name = span.split(".")[-1]                              # an identifier of the code
+            if not re.search(rf"\b{re.escape(name)}\b", sources):
+                stale.append(span)
+    assert not stale, f"the chapter quotes names the code does not have: {sorted(stale)}"
