@@ -4,6 +4,8 @@
     python examples/toy_2d.py --dataset grid25 --steps 3000
     python examples/toy_2d.py --algos gan,nsgan,wgan,wgan-gp,lsgan --width 512
     python examples/toy_2d.py --steps 6000 --lr 1e-3 --lr-decay 1   # WGAN-GP 8/8, 93% (6 min)
+    python examples/toy_2d.py --algos gan --pack 4          # PacGAN4: D sees 4 samples at once
+    python benchmarks/mode_collapse.py                      # the seeds x algorithms study
 
 Every algorithm trains the same small MLPs (noise 2 -> width -> width -> width -> 2 with
 ReLU; critic 2 -> width x3 -> 1), on fresh minibatches of the toy distribution, for
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decay both learning rates linearly to 0 over the last fraction F of "
                         "the generator steps (0: constant; 1: over the whole run, as WGAN-GP's "
                         "CIFAR-10 script). A small final lr lets G settle into the narrow modes")
+    p.add_argument("--pack", type=int, default=1, metavar="M",
+                   help="PacGAN's packing (Lin et al. 2018): D judges M samples concatenated "
+                        "(2 M inputs); the batch size must be a multiple of M")
     p.add_argument("--snapshots", type=int, default=5, help="panels per algorithm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=("numpy", "cupy"),
@@ -79,9 +84,11 @@ def _check_args(p, a):
         p.error(f"--algos: unknown {bad or 'empty list'}; choose from {','.join(ALGOS)}")
     if len(set(algos)) != len(algos):
         p.error(f"--algos lists an algorithm twice: {a.algos}")
-    for name in ("steps", "batch_size", "width", "snapshots"):
+    for name in ("steps", "batch_size", "width", "snapshots", "pack"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if a.batch_size % a.pack:
+        p.error(f"--batch-size {a.batch_size} is not a multiple of --pack {a.pack}")
     if a.snapshots > a.steps:
         p.error(f"--snapshots {a.snapshots} exceeds --steps {a.steps}")
     if not a.lam >= 0:
@@ -95,14 +102,14 @@ def _check_args(p, a):
     return algos
 
 
-def _models(width, rng):
+def _models(width, rng, pack=1):
     from tinygan import models
 
     G = models.mlp_generator(NOISE_DIM, (width,) * 3, 2, activation="relu", rng=rng)
     # G's output layer is tanh by default (images in [-1, 1]); the toy sets live in about
     # [-1, 1]^2 (ring8, swissroll, spiral) but grid25 spans [-4, 4]^2: drop the tanh.
     G.layers.pop()
-    D = models.mlp_discriminator(2, (width,) * 3, activation="relu", rng=rng)
+    D = models.mlp_discriminator(2 * pack, (width,) * 3, activation="relu", rng=rng)
     return G, D
 
 
@@ -122,8 +129,9 @@ def train_one(algo, a, log=print):
     from tinygan.data import sample_toy
     from tinygan.train import make_trainer
 
-    G, D = _models(a.width, backend.make_rng(a.seed))
+    G, D = _models(a.width, backend.make_rng(a.seed), a.pack)
     extra = {"lam": a.lam} if algo == "wgan-gp" else {}
+    extra["pack"] = a.pack
     trainer = make_trainer(algo, G, D, noise_dim=NOISE_DIM, lr=a.lr, seed=a.seed, **extra)
     data_rng = backend.make_rng(a.seed + 1)  # the same real minibatches for every algorithm
     marks = {round(a.steps * (i + 1) / a.snapshots) for i in range(a.snapshots)}
@@ -164,7 +172,7 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), "
-          f"batch {a.batch_size}, width {a.width}, lr decay over the last {a.lr_decay:g}, "
+          f"batch {a.batch_size}, width {a.width}, pack {a.pack}, lr decay over the last {a.lr_decay:g}, "
           f"seed {a.seed}, backend {a.backend}")
     real = backend.to_numpy(sample_toy(a.dataset, N_EVAL, backend.make_rng(a.seed + 2)))
     centres, std = TOY_MODES.get(a.dataset, (None, None))
@@ -194,7 +202,7 @@ def main(argv=None) -> int:
         print(f"{algo:<10} {modes:>7} {share:>13} {r['seconds']:>9.1f}")
     with open(os.path.join(a.out, "results.json.tmp"), "w") as f:
         json.dump({"dataset": a.dataset, "seed": a.seed, "steps": a.steps,
-                   "batch_size": a.batch_size, "width": a.width, "lam": a.lam,
+                   "batch_size": a.batch_size, "width": a.width, "lam": a.lam, "pack": a.pack,
                    "lr": a.lr, "lr_decay": a.lr_decay,
                    "results": results}, f, indent=2)
     os.replace(os.path.join(a.out, "results.json.tmp"), os.path.join(a.out, "results.json"))

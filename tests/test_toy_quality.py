@@ -37,3 +37,46 @@ def test_lr_decay_out_of_range_is_refused():
     r = subprocess.run([sys.executable, TOY_2D, "--lr-decay", "1.5"], capture_output=True, text=True,
                        timeout=60, cwd=ROOT)
     assert r.returncode == 2 and "--lr-decay" in r.stderr
+
+
+MODE_COLLAPSE = os.path.join(ROOT, "benchmarks", "mode_collapse.py")
+
+
+def test_pack_option_builds_a_packed_discriminator(tmp_path):
+    r = subprocess.run([sys.executable, TOY_2D, "--steps", "4", "--snapshots", "1", "--batch-size", "32",
+                        "--width", "8", "--algos", "nsgan,wgan-gp", "--pack", "4", "--threads", "1",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["pack"] == 4
+    r = subprocess.run([sys.executable, TOY_2D, "--batch-size", "30", "--pack", "4"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "not a multiple of --pack 4" in r.stderr
+
+
+def test_mode_collapse_study_runs_resumes_and_tabulates(tmp_path):
+    """The study, tiny: 2 seeds x 2 algorithms on ring8, 3 generator steps each; a rerun
+    reuses the saved runs (same settings) and writes the same table."""
+    args = [sys.executable, MODE_COLLAPSE, "--mixtures", "ring8", "--algos", "gan,pacgan4",
+            "--seeds", "2", "--steps", "3", "--width", "8", "--batch-size", "32",
+            "--dir", str(tmp_path / "runs"), "--out", str(tmp_path / "mc.md")]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "mc.md").read_text()
+    saved = json.loads((tmp_path / "runs" / "ring8" / "pacgan4-seed1.json").read_text())
+    assert 0 <= saved["modes_captured"] <= 8 and len(saved["counts"]) == 8
+    rows = [line for line in table.splitlines() if line.startswith("| gan |")]
+    assert len(rows) == 1 and "| 2 |" in rows[0] and "+-" in rows[0]
+    assert "| PacGAN4, Lin et al. 2018, Table 1 | 7.8 +- 0.1 |" in table
+    assert os.path.getsize(tmp_path / "runs" / "mode_collapse_ring8.png") > 1000
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert r.returncode == 0 and (tmp_path / "mc.md").read_text() == table
+
+
+def test_mean_and_standard_error():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import mode_collapse
+
+    mean, se = mode_collapse.mean_se([6, 8, 7, 7, 7])
+    assert mean == 7.0 and se == pytest.approx((0.5 / 5) ** 0.5)
+    assert mode_collapse.mean_se([3]) == (3.0, 0.0)

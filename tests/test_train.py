@@ -573,3 +573,63 @@ def test_fixed_seed_reference_values(xp, loss):
         assert got[k] == pytest.approx(v, rel=1e-4, abs=1e-9), k
     for k, v in DISTANCES[loss].items():
         assert got[k] == pytest.approx(v, rel=1e-4), k
+
+
+# -- PacGAN packing --------------------------------------------------------------------------
+
+def packed(xp, loss, m, dtype=numpy.float32, **overrides):
+    rng = xp.random.default_rng(1)
+    G = models.mlp_generator(NOISE_DIM, (8,), 2, activation="tanh", rng=rng, dtype=dtype)
+    D = models.mlp_discriminator(2 * m, (8,), activation="tanh", rng=rng, dtype=dtype)
+    return train.make_trainer(loss, G, D, noise_dim=NOISE_DIM, pack=m, **overrides)
+
+
+def test_packed_discriminator_sees_m_samples_side_by_side(xp):
+    """D's loss in a packed step is the loss of D on (B/m, m d) rows: samples 2i, 2i+1
+    of the minibatch concatenated, real packs with real, fake with fake."""
+    t = packed(xp, "nsgan", 2, dtype=numpy.float64, k=NEVER)
+    x = toy_batch(xp, m=8, dtype=numpy.float64)
+    before = snapshot(t.D)
+    fakes = packed(xp, "nsgan", 2, dtype=numpy.float64)._draw_fakes(x, None)[0]  # same seed
+    stats = t.step(x)
+    for (p, _), p0 in zip(t.D.parameters(), before):
+        p[...] = p0
+    rows = xp.concatenate([x[0::2], x[1::2]], axis=1)       # (4, 4): [x_0 x_1], [x_2 x_3], ...
+    fake_rows = xp.concatenate([fakes[0::2], fakes[1::2]], axis=1)
+    expect = losses.discriminator_loss(t.D(rows), t.D(fake_rows)).value
+    assert float(stats["d_loss"]) == pytest.approx(float(expect), rel=1e-12)
+    assert t.config["pack"] == 2
+
+
+@pytest.mark.parametrize("loss", ["nsgan", "wgan-gp"])
+def test_packed_generator_gradient(xp, loss):
+    """G's gradient through the packed D equals central differences of
+    L_G(theta_G) = generator_loss(D(pack(G(z)))) at a fixed z (float64)."""
+    from gradcheck import assert_close, check_gradients
+
+    t = packed(xp, loss, 3, dtype=numpy.float64)
+    z = xp.random.default_rng(7).standard_normal((6, NOISE_DIM))
+    t.sample_noise = lambda m, rng=None: z                  # the update's noise, fixed
+    before = snapshot(t.G)
+    t.generator_step(6, None)                               # G.grads hold dL_G/dtheta_G
+    for (p, _), p0 in zip(t.G.parameters(), before):        # and G goes back to that point
+        p[...] = p0
+    analytic = {n: g.copy() for n, _, g in t.G.named_parameters()}
+
+    def objective():
+        return t.generator_loss(t.D(t._d_input(t.G(z), None))).value
+
+    arrays = {n: p for n, p, _ in t.G.named_parameters()}
+    assert_close(check_gradients(objective, arrays, analytic))
+
+
+def test_packing_errors(xp):
+    t = packed(xp, "wgan-gp", 3)
+    with pytest.raises(ValueError, match="not a multiple of pack = 3"):
+        t.step(toy_batch(xp, m=16))
+    stats = t.step(toy_batch(xp, m=18))
+    assert numpy.isfinite(float(stats["gp"]))
+    with pytest.raises(ValueError, match="pack > 1 .* unconditional"):
+        tiny(xp, "nsgan", conditional=True, pack=2)
+    with pytest.raises(ValueError, match="pack must be an integer >= 1"):
+        tiny(xp, "nsgan", pack=0)

@@ -184,13 +184,15 @@ def _limits(real: np.ndarray, margin: float = 0.25):
     return (centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)
 
 
-def save_scatter_table(rows: dict, real, path, centres=None, point_size: float = 2.0) -> str:
+def save_scatter_table(rows: dict, real, path, centres=None, point_size: float = 2.0,
+                       column_label: str = "step") -> str:
     """A table of scatter plots: one row per algorithm, one column per snapshot.
 
     ``rows``: {algorithm name: [(step, samples (n, 2)), ...]} (rows may have different
     numbers of snapshots). ``real``: (n, 2) points of the data distribution, drawn grey
     in every panel; samples are drawn coloured on top. ``centres``: optional (K, 2) mode
-    centres marked with crosses (the Gaussian mixtures). Returns the path written.
+    centres marked with crosses (the Gaussian mixtures). Panels are titled
+    "<column_label> <step>" (e.g. "seed 3" for a table of seeds). Returns the path written.
     """
     if not rows or any(len(s) == 0 for s in rows.values()):
         raise ValueError(
@@ -220,7 +222,7 @@ def save_scatter_table(rows: dict, real, path, centres=None, point_size: float =
                        c=colours[r % len(colours)], linewidths=0)
             if cen is not None:
                 ax.scatter(cen[:, 0], cen[:, 1], s=18, marker="x", c="k", linewidths=0.8)
-            ax.set_title(f"step {step}", fontsize="small")
+            ax.set_title(f"{column_label} {step}", fontsize="small")
             if c == 0:
                 ax.set_ylabel(name)
     fig.tight_layout()

@@ -47,7 +47,7 @@ ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
 OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}
 
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
-           "noise", "fake_labels", "separate_batches")
+           "noise", "fake_labels", "separate_batches", "pack")
 _ALGORITHM_KEYS = {
     "gan": ("k",), "nsgan": ("k",), "lsgan": ("k", "a", "b", "c"),
     "wgan": ("n_critic", "clip", "warmup"), "wgan-gp": ("n_critic", "lam", "one_sided"),
@@ -63,7 +63,8 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     ``lr`` sets both learning rates; ``lr_G`` / ``lr_D`` set one. Other overrides:
     ``optimizer`` ("adam" | "rmsprop" | "sgd"), ``betas``, ``momentum``, ``nesterov``,
     ``alpha``, ``eps``; ``noise`` ("normal" | "uniform"), ``fake_labels`` ("real" |
-    "uniform"), ``separate_batches``; per algorithm: ``k`` (gan, nsgan, lsgan),
+    "uniform"), ``separate_batches``, ``pack`` (PacGAN's m: D sees m samples
+    concatenated; its input size must be m times the data's); per algorithm: ``k`` (gan, nsgan, lsgan),
     ``n_critic``, ``clip``, ``warmup`` (wgan), ``n_critic``, ``lam``, ``one_sided``
     (wgan-gp), ``a``, ``b``, ``c`` (lsgan). Anything else is a ValueError.
     """
@@ -80,7 +81,8 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     common = dict(noise_dim=noise_dim, conditional=conditional, n_classes=n_classes, seed=seed,
                   noise=settings.get("noise", "normal"),
                   fake_labels=settings.get("fake_labels", "real"),
-                  separate_batches=settings.get("separate_batches"))
+                  separate_batches=settings.get("separate_batches"),
+                  pack=settings.get("pack", 1))
     own = {k: settings[k] for k in _ALGORITHM_KEYS[loss]}
     if loss in ("gan", "nsgan"):
         gl = "minimax" if loss == "gan" else "nonsaturating"

@@ -74,12 +74,18 @@ class Trainer:
     with their own statistics) instead of once on the concatenated batch (faster).
     ``None`` chooses automatically: separate exactly when some layer of D mixes samples
     (``supports_jvp`` is False, i.e. BatchNorm).
+
+    ``pack`` (PacGAN, Lin et al. 2018): D judges m samples at once, concatenated along the
+    feature axis (channels for images): a minibatch (B, d) enters D as (B/m, m d), its
+    losses are means over the B/m packs, and G's gradient dx (B/m, m d) is reshaped back
+    to (B, d) (the concatenation's backward is the split). B must be a multiple of m, and
+    D must take m times the input features. 1 is the plain GAN. Not with conditional.
     """
 
     loss_name = None     # "gan", "nsgan", "wgan", "wgan-gp", "lsgan"
 
     def __init__(self, G, D, opt_G, opt_D, noise_dim=100, conditional=False, n_classes=10,
-                 seed=0, noise="normal", fake_labels="real", separate_batches=None):
+                 seed=0, noise="normal", fake_labels="real", separate_batches=None, pack=1):
         where = type(self).__name__
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.noise_dim = check_int(noise_dim, "noise_dim", 1, where)
@@ -88,6 +94,10 @@ class Trainer:
         self.seed = check_int(seed, "seed", 0, where)
         self.noise = check_choice(noise, "noise", NOISES, where)
         self.fake_labels = check_choice(fake_labels, "fake_labels", FAKE_LABELS, where)
+        self.pack = check_int(pack, "pack", 1, where)
+        if self.pack > 1 and self.conditional:
+            raise ValueError(f"{where}: pack > 1 (PacGAN) is for unconditional training; "
+                             "a packed conditional D is not supported")
         if separate_batches is None:
             separate_batches = not D.supports_jvp
         self.separate_batches = bool(separate_batches)
@@ -102,7 +112,7 @@ class Trainer:
         self.config = {"loss": self.loss_name, "noise_dim": self.noise_dim,
                        "conditional": self.conditional, "n_classes": self.n_classes,
                        "seed": self.seed, "noise": self.noise, "fake_labels": self.fake_labels,
-                       "separate_batches": self.separate_batches}
+                       "separate_batches": self.separate_batches, "pack": self.pack}
 
     def _check_generator_input(self, where):
         first = self.G.layers[0] if hasattr(self.G, "layers") else self.G
@@ -225,6 +235,18 @@ class Trainer:
         """x itself, or [x, y] for a conditional model (models.join_label)."""
         return x if y is None else join_label(x, y)
 
+    def _d_input(self, x, y):
+        """What D sees: [x, y] joined, then packed (PacGAN): (B, d, ...) -> (B/m, m d, ...),
+        m consecutive samples side by side along axis 1."""
+        x = self._join(x, y)
+        if self.pack == 1:
+            return x
+        b = x.shape[0]
+        if b % self.pack:
+            raise ValueError(f"{type(self).__name__}: the minibatch size {b} is not a "
+                             f"multiple of pack = {self.pack} (PacGAN packs m samples for D)")
+        return x.reshape((b // self.pack, self.pack * x.shape[1]) + tuple(x.shape[2:]))
+
     def _fake_labels(self, m, y_real):
         """The labels y the fakes are generated with (see ``fake_labels``)."""
         if y_real is None or self.fake_labels == "real":
@@ -289,14 +311,17 @@ class Trainer:
             G.backward(dx);  opt_G.step()
 
         Conditional: G([z, y]), D([x_fake, y]), and the label part of dx is dropped.
+        Packed (PacGAN): D sees packs of samples, and dx is reshaped back to x_fake's shape.
         Returns L_G (0-d array).
         """
         y = self._fake_labels(m, y_real)
         self.G.zero_grad()
         x_fake = self._generate(m, y)
-        s_fake = self.D.forward(self._join(x_fake, y))
+        s_fake = self.D.forward(self._d_input(x_fake, y))
         loss = self.generator_loss(s_fake)
         dx = self.D.backward(loss.ds_fake, param_grads=False)
+        if self.pack > 1:
+            dx = dx.reshape(x_fake.shape)
         if y is not None:
             dx = split_input_grad(dx, x_fake.shape[1])
         self.G.backward(dx, need_dx=False)       # dL/dz is not needed

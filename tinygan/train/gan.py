@@ -64,7 +64,7 @@ class GAN(Trainer):
         # line 4: x(1..m) ~ p_data is the caller's minibatch x_real
         # line 5: ascend 1/m sum [log D(x) + log(1 - D(G(z)))] = descend discriminator_loss
         loss, s_real, s_fake = self._discriminator_gradients(
-            self._join(x_real, y_real), self._join(x_fake, y_fake), self.discriminator_loss)
+            self._d_input(x_real, y_real), self._d_input(x_fake, y_fake), self.discriminator_loss)
         self.opt_D.step()
         stats = {"d_loss": _scalar(loss.value)}
         stats.update(self._score_stats(s_real, s_fake))

@@ -86,7 +86,7 @@ class WGAN(WassersteinObjective, Trainer):
         # line 5: g_w = grad_w [mean f(x) - mean f(g(z))]; we accumulate the gradient of
         #         its negative, the critic loss, and descend it
         loss, _, s_fake = self._discriminator_gradients(
-            self._join(x_real, y_real), self._join(x_fake, y_fake), self.discriminator_loss)
+            self._d_input(x_real, y_real), self._d_input(x_fake, y_fake), self.discriminator_loss)
         # line 6: w <- w + alpha RMSProp(w, g_w)
         self.opt_D.step()
         # line 7: w <- clip(w, -c, c)

@@ -69,7 +69,7 @@ class WGANGP(WassersteinObjective, Trainer):
         self.D.zero_grad()
         # line 4: x ~ P_r (the caller's batch), z ~ p(z); line 5: x~ = G(z)
         x_fake, y_fake = self._draw_fakes(x_real, y_real)
-        x_real_j, x_fake_j = self._join(x_real, y_real), self._join(x_fake, y_fake)
+        x_real_j, x_fake_j = self._d_input(x_real, y_real), self._d_input(x_fake, y_fake)
         # line 7, first part: D(x~) - D(x), its gradient added into D's grads
         loss, _, s_fake = self._discriminator_gradients(x_real_j, x_fake_j, self.discriminator_loss)
         # line 4: eps ~ U[0, 1]; line 6: x^ = eps x + (1 - eps) x~
