@@ -169,8 +169,8 @@ def main(argv=None):
         shlex.quote(s) for s in (sys.argv[1:] if argv is None else argv))
     results, pictures = [], {}
     t0 = time.perf_counter()
-    for mixture in a.mixtures:
-        for seed in range(a.seeds):
+    for seed in range(a.seeds):       # seeds outermost: a study stopped early covers
+        for mixture in a.mixtures:    # every mixture and algorithm with fewer seeds
             for algo in a.algos:
                 path = os.path.join(a.dir, mixture, f"{algo}-seed{seed}.json")
                 samples_path = path[:-len(".json")] + ".npy"
@@ -192,9 +192,9 @@ def main(argv=None):
                       f"{result['n_modes']} modes, {result['high_quality_share']:.1%} high "
                       f"quality ({result['seconds']:.0f} s; {time.perf_counter() - t0:.0f} s "
                       "so far)", flush=True)
-        if a.out:     # the table so far: a study stopped part-way keeps what it finished
-            with atomic_open(a.out, "w") as f:
-                f.write(markdown(results, a, command))
+                if a.out:     # the table so far: a study stopped part-way keeps it
+                    with atomic_open(a.out, "w") as f:
+                        f.write(markdown(results, a, command))
     figures = a.figures or a.dir
     for mixture, rows in pictures.items():
         centres, _ = TOY_MODES[mixture]

@@ -4,6 +4,7 @@
     python examples/mnist_gan.py --loss wgan-gp --arch dcgan --epochs 10
     python examples/mnist_gan.py --conditional            # cGAN: one grid row per digit
     python examples/mnist_gan.py --arch dcgan --spectral-norm   # SN-GAN's discriminator
+    python examples/mnist_gan.py --loss infogan --code-accuracy # InfoGAN, codes vs digits
     python examples/mnist_gan.py --resume                 # continue runs/nsgan-mlp
     python examples/mnist_gan.py --limit 1024 --epochs 1  # a quick smoke run
 
@@ -29,7 +30,8 @@ import time
 
 from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads before NumPy loads
 
-LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
+LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
+N_CAT, N_CONT = 10, 2    # InfoGAN's codes: one 10-way categorical, two continuous (Chen 2016)
 ARCHS = ("mlp", "dcgan")
 NOISE_DIM = 100
 N_CLASSES = 10
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--loss", choices=LOSSES, default="nsgan",
                    help="objective: gan (minimax G loss), nsgan (non-saturating), wgan "
-                        "(weight clipping), wgan-gp (gradient penalty), lsgan (least squares)")
+                        "(weight clipping), wgan-gp (gradient penalty), lsgan (least squares), "
+                        "infogan (Chen et al. 2016: codes c = 10-way categorical + 2 uniform on "
+                        "[-1, 1], Q sharing D's body; writes infogan_c1.png, infogan_c2.png)")
     p.add_argument("--arch", choices=ARCHS, default="mlp",
                    help="mlp: fully connected G 100-256-512-1024-784 and D 784-1024-512-256-1; "
                         "dcgan: strided (transposed) convolutions with BatchNorm "
@@ -61,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dcgan only: SN-GAN's discriminator (Miyato et al. 2018), every "
                         "layer of the DCGAN discriminator spectrally normalised, no BatchNorm "
                         "(for every loss, wgan-gp included)")
+    p.add_argument("--code-accuracy", action="store_true",
+                   help="infogan: after training, how well the categorical code predicts the "
+                        "digit (tinygan's classifier on 10,000 samples, best one-to-one match "
+                        "of codes to digits); trains the classifier once if it is not cached")
     p.add_argument("--conditional", action="store_true",
                    help="conditional GAN (Mirza & Osindero 2014): G(z, y), D(x, y), "
                         "one grid row per digit")
@@ -118,6 +126,11 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
         p.error(f"--seed must be >= 0, got {a.seed}")
     if a.limit is not None and a.limit < a.batch_size:
         p.error(f"--limit {a.limit} is smaller than one minibatch (--batch-size {a.batch_size})")
+    if a.loss == "infogan" and a.conditional:
+        p.error("--loss infogan is unsupervised: its categorical code takes the label's place "
+                "(drop --conditional)")
+    if a.code_accuracy and a.loss != "infogan":
+        p.error("--code-accuracy measures InfoGAN's categorical code: use it with --loss infogan")
     if a.spectral_norm and a.arch != "dcgan":
         p.error("--spectral-norm needs --arch dcgan (it normalises the DCGAN discriminator)")
 
@@ -127,12 +140,17 @@ def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = 
     from tinygan import models
 
     k = N_CLASSES if conditional else 0
+    # InfoGAN: G takes [z, onehot(c_cat), c_cont]; D's last layer also gives Q's outputs
+    codes, out = (N_CAT + N_CONT, 1 + N_CAT + N_CONT) if loss == "infogan" else (0, 1)
     if arch == "mlp":
-        return (models.mlp_generator(NOISE_DIM, n_classes=k, rng=rng),
-                models.mlp_discriminator(784, n_classes=k, rng=rng))
-    G = models.dcgan_generator(NOISE_DIM, n_classes=k, rng=rng)
+        return (models.mlp_generator(NOISE_DIM + codes, n_classes=k, rng=rng),
+                models.mlp_discriminator(784, n_classes=k, rng=rng, out_dim=out))
+    G = models.dcgan_generator(NOISE_DIM + codes, n_classes=k, rng=rng)
     if spectral_norm:       # SN-GAN: no BatchNorm, so the penalty applies too
-        return G, models.dcgan_discriminator(spectral_norm=True, n_classes=k, rng=rng)
+        return G, models.dcgan_discriminator(spectral_norm=True, n_classes=k, rng=rng,
+                                             out_dim=out)
+    if loss == "infogan":
+        return G, models.dcgan_discriminator(n_classes=k, rng=rng, out_dim=out)
     if loss == "wgan-gp":   # the penalty needs a per-sample critic: no BatchNorm
         return G, models.wgangp_conv_critic(n_classes=k, rng=rng)
     return G, models.dcgan_discriminator(batchnorm=True, n_classes=k, rng=rng)
@@ -209,6 +227,8 @@ def main(argv=None) -> int:
         schedule = {}
         if a.n_critic is not None:
             schedule["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
+        if a.loss == "infogan":
+            schedule.update(n_cat=N_CAT, n_cont=N_CONT)
         trainer = make_trainer(a.loss, G, D, noise_dim=NOISE_DIM, conditional=a.conditional,
                                n_classes=N_CLASSES, lr=a.lr, seed=a.seed, **schedule)
         batches = Minibatches(x, y if a.conditional else None, batch_size=a.batch_size, seed=a.seed)
@@ -264,7 +284,53 @@ def main(argv=None) -> int:
         path = loop.save_samples(trainer, a.n_samples, os.path.join(a.out, "samples.npy"))
         print(f"samples:     {path} ({a.n_samples} x 784 float32 in [-1, 1], "
               f"{time.perf_counter() - t1:.1f} s)")
+    if a.loss == "infogan":
+        for j in range(N_CONT):
+            print(f"codes:       {_infogan_picture(trainer, j, a.out)}")
+        if a.code_accuracy:
+            _write_json(os.path.join(a.out, "code_accuracy.json"), _code_accuracy(trainer))
     return 0
+
+
+def _infogan_picture(trainer, j, out):
+    """Rows: c_cat = 0..9; columns: c_cont[j] from -2 to 2 (beyond the training range
+    [-1, 1], as Chen et al.'s Figure 2), the other codes 0, one z for every cell."""
+    import numpy
+
+    from tinygan import backend, plot
+
+    xp = backend.get_backend()
+    z = xp.repeat(trainer.sample_noise(1, rng=backend.make_rng(trainer.seed + 7)), 100, axis=0)
+    c_cat = xp.repeat(xp.arange(N_CAT), 10)
+    c_cont = xp.zeros((100, N_CONT), dtype=trainer.dtype)
+    c_cont[:, j] = xp.asarray(numpy.tile(numpy.linspace(-2, 2, 10), N_CAT), dtype=trainer.dtype)
+    return plot.save_sample_grid(trainer.sample(z=z, c_cat=c_cat, c_cont=c_cont),
+                                 os.path.join(out, f"infogan_c{j + 1}.png"), nrow=10)
+
+
+def _code_accuracy(trainer, per_code=1000):
+    """Chen et al. 2016, sec. 7.1: classify samples made with each categorical code and
+    match codes to digits one-to-one (tinygan.metrics.code_class_accuracy)."""
+    from tinygan import backend
+    from tinygan.classifier import load_classifier
+    from tinygan.metrics import code_class_accuracy
+
+    xp = backend.get_backend()
+    rng = backend.make_rng(trainer.seed + 8)
+    clf = load_classifier()
+    codes, digits = [], []
+    for c in range(N_CAT):
+        z = trainer.sample_noise(per_code, rng=rng)
+        _, c_cont = trainer.sample_codes(per_code, rng=rng)
+        x = trainer.sample(z=z, c_cat=xp.full(per_code, c), c_cont=c_cont)
+        codes.append(xp.full(per_code, c))
+        digits.append(clf.predict(x.reshape(per_code, 1, 28, 28)))
+    match = code_class_accuracy(xp.concatenate(codes), xp.concatenate(digits), N_CAT, N_CLASSES)
+    print(f"categorical code -> digit: accuracy {match.accuracy:.4f} "
+          f"(error {1 - match.accuracy:.2%}; Chen et al. 2016 report about 5% error) with "
+          f"the match {dict(enumerate(match.assignment.tolist()))}, {per_code} samples per code")
+    return {"accuracy": match.accuracy, "assignment": match.assignment.tolist(),
+            "counts": match.counts.tolist(), "samples_per_code": per_code}
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ def test_mnist_gan_help():
     assert r.returncode == 0, r.stderr
     for option in ("--loss", "--arch", "--conditional", "--epochs", "--batch-size", "--lr",
                    "--seed", "--backend", "--out", "--resume", "--data-dir", "--n-critic",
-                   "--limit", "--n-samples", "--log-every", "--spectral-norm"):
+                   "--limit", "--n-samples", "--log-every", "--spectral-norm", "--code-accuracy"):
         assert option in r.stdout
-    assert "wgan-gp" in r.stdout and "dcgan" in r.stdout
+    assert "wgan-gp" in r.stdout and "dcgan" in r.stdout and "infogan" in r.stdout
 
 
 def test_mnist_gan_bad_arguments():
@@ -101,6 +101,22 @@ def test_mnist_gan_spectral_norm_dcgan_run(mnist_dir, tmp_path):
     assert numpy.isfinite(numpy.load(out / "samples.npy")).all()
     r = run(MNIST_GAN, "--spectral-norm")
     assert r.returncode == 2 and "--spectral-norm needs --arch dcgan" in r.stderr
+
+
+def test_mnist_gan_infogan_run_and_pictures(mnist_dir, tmp_path):
+    """--loss infogan: a real (tiny) run, and its two code pictures (rows: the categorical
+    code, columns: one continuous code)."""
+    out = tmp_path / "info"
+    r = run(MNIST_GAN, "--loss", "infogan", "--limit", 128, "--epochs", 1, "--n-samples", 10,
+            "--out", out, "--no-progress", env=data_env(mnist_dir))
+    assert r.returncode == 0, r.stderr
+    assert "mi_cat" in r.stdout
+    for name in ("infogan_c1.png", "infogan_c2.png"):
+        assert_png(out / name)
+    r = run(MNIST_GAN, "--loss", "infogan", "--conditional")
+    assert r.returncode == 2 and "unsupervised" in r.stderr
+    r = run(MNIST_GAN, "--code-accuracy")
+    assert r.returncode == 2 and "--loss infogan" in r.stderr
 
 
 def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):

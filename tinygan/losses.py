@@ -34,12 +34,15 @@ least_squares_generator(s_fake, c=1)     1/2 mean (s_fake - c)^2
   (Mao 2017 eq. 2)                       ds_fake = (s_fake - c) / m
 softmax_cross_entropy(logits, labels)    mean_i [log sum_k e^{l_ik} - l_{i,y_i}]
   (log-sum-exp)                          dlogits = (softmax(l) - onehot(y)) / m
+gaussian_nll(mu, c, sigma=1)             mean_i sum_j [(c_ij - mu_ij)^2 / (2 sigma^2)
+  (InfoGAN's continuous codes)             + log sigma + 1/2 log 2 pi];  dmu = (mu - c) / (sigma^2 m)
 =======================================  ===================================================
 
 All are losses to MINIMISE (descend along the returned gradients).
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple
 
@@ -65,6 +68,12 @@ class GeneratorLossGrad(NamedTuple):
     """Generator losses: value (0-d) and ds_fake (shape of s_fake)."""
     value: object
     ds_fake: object
+
+
+class GaussianLossGrad(NamedTuple):
+    """``gaussian_nll``: value (0-d) and dmu (shape of mu)."""
+    value: object
+    dmu: object
 
 
 class ClassifierLossGrad(NamedTuple):
@@ -296,3 +305,31 @@ def softmax_cross_entropy(logits, labels, check_range: bool = True) -> Classifie
     dlogits[rows, labels] -= 1                              # one entry per row: no scatter-add needed
     dlogits /= m
     return ClassifierLossGrad(_value(value, logits), dlogits)
+
+
+def gaussian_nll(mu, c, sigma: float = 1.0) -> GaussianLossGrad:
+    """Negative log-likelihood of codes c under N(mu, sigma^2 I), a mean over the batch
+    (InfoGAN's continuous codes, Chen et al. 2016, with a fixed sigma):
+
+        value = 1/m sum_i sum_j [ (c_ij - mu_ij)^2 / (2 sigma^2) + log sigma + 1/2 log 2 pi ]
+        dmu   = (mu - c) / (sigma^2 m)
+
+    mu, c: (m, n) of one float dtype; sigma > 0 (a Python number).
+    """
+    where = "gaussian_nll"
+    for a, name in ((mu, "mu"), (c, "c")):
+        if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+            raise TypeError(f"{where}: {name} must be an array, got {type(a).__name__}")
+        checks.float_dtype(a.dtype, f"{where}: {name}")
+    if mu.ndim != 2 or tuple(mu.shape) != tuple(c.shape) or mu.shape[0] == 0:
+        raise ValueError(f"{where}: mu and c must have the same shape (m, n), m >= 1; got "
+                         f"{tuple(mu.shape)} and {tuple(c.shape)}")
+    if mu.dtype != c.dtype:
+        raise TypeError(f"{where}: mu ({mu.dtype}) and c ({c.dtype}) must have the same dtype")
+    sigma = checks.positive(_real_scalar(sigma, "sigma", where), "sigma", where)
+    xp = get_array_module(mu, c)
+    m, n = mu.shape
+    r = mu - c
+    const = n * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
+    value = xp.sum(r * r) / (2 * sigma * sigma * m) + const
+    return GaussianLossGrad(_value(value, mu), r / (sigma * sigma * m))

@@ -134,16 +134,19 @@ def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 
 
 
 def mlp_discriminator(in_dim: int = 784, hidden=(1024, 512, 256), n_classes: int = 0,
-                      activation: str = "leakyrelu", rng=None, dtype=DEFAULT_DTYPE):
+                      activation: str = "leakyrelu", rng=None, dtype=DEFAULT_DTYPE,
+                      out_dim: int = 1):
     """s = W_L h_{L-1} + b_L (a logit / critic value, no sigmoid), h_0 = [x, y].
 
-    Input (m, in_dim + n_classes), output (m, 1). The sigmoid of the GAN discriminator
+    Input (m, in_dim + n_classes), output (m, out_dim): 1, or InfoGAN's 1 + K + n_cont
+    (D's logit and Q's outputs from the shared body). The sigmoid of the GAN discriminator
     lives in the loss (``losses.bce_with_logits``), where it is evaluated stably; WGAN
     and LSGAN use s as it is.
     """
     hidden = tuple(hidden)
-    _check_sizes("mlp_discriminator", in_dim=in_dim, hidden=hidden, n_classes=n_classes)
-    sizes = (in_dim + n_classes,) + hidden + (1,)
+    _check_sizes("mlp_discriminator", in_dim=in_dim, hidden=hidden, n_classes=n_classes,
+                 out_dim=out_dim)
+    sizes = (in_dim + n_classes,) + hidden + (out_dim,)
     return _mlp(sizes, activation, None, rng, dtype)
 
 
@@ -191,7 +194,7 @@ def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, r
 
 def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_channels: int = 1,
                         width: int = 64, rng=None, dtype=DEFAULT_DTYPE,
-                        spectral_norm: bool = False):
+                        spectral_norm: bool = False, out_dim: int = 1):
     """DCGAN discriminator for 28x28 images; outputs logits s (m, 1).
 
         [x, y maps]  (m, C + K, 28, 28)
@@ -208,9 +211,11 @@ def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_ch
     ``spectral_norm=True`` is SN-GAN's discriminator (Miyato et al. 2018): every Conv2d
     and the Linear become ``SpectralNormConv2d`` / ``SpectralNormLinear`` (W / sigma(W),
     one power step per training forward) and there is no BatchNorm. ``batchnorm``
-    defaults to ``not spectral_norm``; asking for both is a ValueError.
+    defaults to ``not spectral_norm``; asking for both is a ValueError. ``out_dim`` > 1:
+    InfoGAN's D and Q heads on the shared body (the last Linear has out_dim outputs).
     """
-    _check_sizes("dcgan_discriminator", n_classes=n_classes, in_channels=in_channels, width=width)
+    _check_sizes("dcgan_discriminator", n_classes=n_classes, in_channels=in_channels, width=width,
+                 out_dim=out_dim)
     spectral_norm = bool(spectral_norm)
     if batchnorm is None:
         batchnorm = not spectral_norm
@@ -230,7 +235,7 @@ def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_ch
         nn.LeakyReLU(0.2),
         nn.Flatten(),
         (nn.SpectralNormLinear if spectral_norm else nn.Linear)(
-            c2 * 7 * 7, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
+            c2 * 7 * 7, out_dim, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
     ]
     return nn.Sequential(*layers)
 

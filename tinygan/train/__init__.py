@@ -8,9 +8,11 @@ loss       class (module)                              paper
 "wgan"     WGAN (wgan.py)                              Arjovsky et al. 2017, Alg. 1
 "wgan-gp"  WGANGP (wgangp.py)                          Gulrajani et al. 2017, Alg. 1
 "lsgan"    LSGAN (lsgan.py)                            Mao et al. 2017, eq. 2
+"infogan"  InfoGAN (infogan.py)                        Chen et al. 2016, eqs. 5-6
 =========  ==========================================  ============================
 
-Every trainer is conditional on request (Mirza & Osindero 2014): G([z, y]), D([x, y]).
+Every trainer but InfoGAN is conditional on request (Mirza & Osindero 2014): G([z, y]),
+D([x, y]); InfoGAN's codes take the label's place, unsupervised.
 Shared machinery (noise, schedule, sampling, checkpoints): ``base.py``.
 Docs: docs/derivations.md, "Training algorithms".
 """
@@ -19,11 +21,12 @@ from __future__ import annotations
 from .. import optim
 from .base import FAKE_LABELS, NOISES, Trainer
 from .gan import GAN, GENERATOR_LOSSES
+from .infogan import InfoGAN
 from .lsgan import LSGAN
 from .wgan import WGAN
 from .wgangp import WGANGP
 
-LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
+LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 #: Paper defaults per loss: optimiser and its hyperparameters, and the algorithm's own.
@@ -40,6 +43,10 @@ DEFAULTS = {
     # Mao et al. 2017: a=0, b=1, c=1 (eq. 9); Adam with beta1 0.5 as in DCGAN, DCGAN's lr
     "lsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1, "a": 0.0, "b": 1.0,
                 "c": 1.0},
+    # Chen et al. 2016: lambda 1 for the categorical code; 0.1 for the continuous ones
+    # (smaller, sec. 7); Adam as DCGAN (their MNIST run: 2e-4 for D, 1e-3 for G)
+    "infogan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1, "n_cat": 10,
+                "n_cont": 2, "lambda_cat": 1.0, "lambda_cont": 0.1},
 }
 SGD_DEFAULTS = {"lr": 0.1, "momentum": 0.5, "nesterov": False}   # Goodfellow's mnist.yaml
 RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
@@ -51,12 +58,13 @@ _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha"
 _ALGORITHM_KEYS = {
     "gan": ("k",), "nsgan": ("k",), "lsgan": ("k", "a", "b", "c"),
     "wgan": ("n_critic", "clip", "warmup"), "wgan-gp": ("n_critic", "lam", "one_sided"),
+    "infogan": ("k", "n_cat", "n_cont", "lambda_cat", "lambda_cont"),
 }
 
 
 def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=None, seed=0,
                  **overrides):
-    """A trainer for ``loss`` in {"gan", "nsgan", "wgan", "wgan-gp", "lsgan"} with the
+    """A trainer for ``loss`` in {"gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan"} with the
     optimisers (bound to G's and D's parameters) built from the paper defaults
     (``DEFAULTS``).
 
@@ -66,7 +74,9 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     "uniform"), ``separate_batches``, ``pack`` (PacGAN's m: D sees m samples
     concatenated; its input size must be m times the data's); per algorithm: ``k`` (gan, nsgan, lsgan),
     ``n_critic``, ``clip``, ``warmup`` (wgan), ``n_critic``, ``lam``, ``one_sided``
-    (wgan-gp), ``a``, ``b``, ``c`` (lsgan). Anything else is a ValueError.
+    (wgan-gp), ``a``, ``b``, ``c`` (lsgan), ``k``, ``n_cat``, ``n_cont``, ``lambda_cat``,
+    ``lambda_cont`` (infogan: G takes noise_dim + n_cat + n_cont inputs, D outputs
+    1 + n_cat + n_cont columns). Anything else is a ValueError.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
@@ -89,6 +99,8 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
         trainer = GAN(G, D, opt_G, opt_D, generator_loss=gl, **own, **common)
     elif loss == "lsgan":
         trainer = LSGAN(G, D, opt_G, opt_D, **own, **common)
+    elif loss == "infogan":
+        trainer = InfoGAN(G, D, opt_G, opt_D, **own, **common)
     elif loss == "wgan":
         trainer = WGAN(G, D, opt_G, opt_D, **own, **common)
     else:
@@ -138,5 +150,6 @@ def _hyper(opt):
     return {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape") and k != "t"}
 
 
-__all__ = ["make_trainer", "Trainer", "GAN", "WGAN", "WGANGP", "LSGAN", "LOSSES", "DEFAULTS",
+__all__ = ["make_trainer", "Trainer", "GAN", "WGAN", "WGANGP", "LSGAN", "InfoGAN", "LOSSES",
+           "DEFAULTS",
            "GENERATOR_LOSSES", "NOISES", "FAKE_LABELS", "OPTIMIZERS"]

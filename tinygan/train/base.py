@@ -82,7 +82,8 @@ class Trainer:
     D must take m times the input features. 1 is the plain GAN. Not with conditional.
     """
 
-    loss_name = None     # "gan", "nsgan", "wgan", "wgan-gp", "lsgan"
+    loss_name = None     # "gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan"
+    code_dim = 0         # G's inputs beyond z (and the label): InfoGAN's codes
 
     def __init__(self, G, D, opt_G, opt_D, noise_dim=100, conditional=False, n_classes=10,
                  seed=0, noise="normal", fake_labels="real", separate_batches=None, pack=1):
@@ -116,12 +117,13 @@ class Trainer:
 
     def _check_generator_input(self, where):
         first = self.G.layers[0] if hasattr(self.G, "layers") else self.G
-        want = self.noise_dim + (self.n_classes if self.conditional else 0)
+        want = self.noise_dim + (self.n_classes if self.conditional else 0) + self.code_dim
         n_in = getattr(first, "n_in", None)
         if n_in is not None and n_in != want:
             raise ValueError(
                 f"{where}: G's first layer takes {n_in} inputs but expected {want} = noise_dim"
-                f"{' + n_classes' if self.conditional else ''} (noise_dim={self.noise_dim}, "
+                f"{' + n_classes' if self.conditional else ''}"
+                f"{' + code_dim' if self.code_dim else ''} (noise_dim={self.noise_dim}, "
                 f"conditional={self.conditional}, n_classes={self.n_classes})")
 
     def _sample_seed(self):
@@ -189,21 +191,30 @@ class Trainer:
         changes the training run) or ``z`` (n, noise_dim). Conditional: ``y`` int labels
         (n,) or one-hot (n, K); default ``arange(n) % K`` (each class in turn, for grids).
         """
-        if z is None:
-            if n is None:
-                raise ValueError("sample: give n (number of samples) or z (n, noise_dim)")
-            z = self.sample_noise(n, rng=self._sample_rng)
-        elif z.ndim != 2 or z.shape[1] != self.noise_dim:
-            raise ValueError(f"sample: expected z of shape (n, {self.noise_dim}), "
-                             f"got {tuple(z.shape)}")
+        z = self._sampling_noise(n, z)
         n = z.shape[0]
         if self.conditional:
             xp = get_array_module(z)
             y = self._one_hot(xp.arange(n) % self.n_classes if y is None else y, n)
             z = join_label(z, y)
+        return self._eval_generator(z)
+
+    def _sampling_noise(self, n, z):
+        """The given z (checked), or n draws from the sampling generator."""
+        if z is None:
+            if n is None:
+                raise ValueError("sample: give n (number of samples) or z (n, noise_dim)")
+            return self.sample_noise(n, rng=self._sample_rng)
+        if z.ndim != 2 or z.shape[1] != self.noise_dim:
+            raise ValueError(f"sample: expected z of shape (n, {self.noise_dim}), "
+                             f"got {tuple(z.shape)}")
+        return z
+
+    def _eval_generator(self, g_input):
+        """G(g_input) in eval mode (BatchNorm's running statistics), then train mode again."""
         self.G.eval()
         try:
-            return self.G.forward(z)
+            return self.G.forward(g_input)
         finally:
             self.G.train()
 
