@@ -7,11 +7,15 @@
     python examples/mnist_gan.py --loss infogan --code-accuracy # InfoGAN, codes vs digits
     python examples/mnist_gan.py --resume                 # continue runs/nsgan-mlp
     python examples/mnist_gan.py --limit 1024 --epochs 1  # a quick smoke run
+    python examples/mnist_gan.py --arch goodfellow --epochs 100 --parzen-every 2
+                                  # Goodfellow et al. 2014's own MNIST recipe (mnist.yaml)
 
 Writes into --out (default runs/<loss>-<arch>[-sn][-cond]): samples_epoch_NNN.png (a grid from
 a fixed noise batch after each epoch), losses.png, checkpoint.npz (atomic, at each epoch
 end; --resume continues from it), config.json, and at the end samples.npy: --n-samples
-generated digits, float32, shape (N, 784), values in [-1, 1], for tinygan.metrics.
+generated digits, float32, shape (N, 784), values in [-1, 1] ([0, 1] for --arch
+goodfellow), for tinygan.metrics. With --parzen-every N, parzen.jsonl gets one line per
+N epochs: the Parzen-window log-likelihood of the test set, the authors' protocol.
 
 MNIST is looked up in --data-dir, $TINYGAN_DATA/mnist, ~/.cache/tinygan/mnist, and
 downloaded (SHA-256 checked) when missing unless --no-download is given.
@@ -32,7 +36,7 @@ from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads befor
 
 LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
 N_CAT, N_CONT = 10, 2    # InfoGAN's codes: one 10-way categorical, two continuous (Chen 2016)
-ARCHS = ("mlp", "dcgan")
+ARCHS = ("mlp", "dcgan", "goodfellow")
 NOISE_DIM = 100
 N_CLASSES = 10
 # Default epochs, chosen from measured time (docs, "Examples and options"): the MLP
@@ -45,6 +49,21 @@ _RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit",
              "spectral_norm")
 # Run options added after the first release: a saved config without them had this value.
 _LATER_KEYS = {"spectral_norm": False}
+
+# Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
+# everything --arch goodfellow brings along (docs/derivations.md, "Goodfellow et al.'s
+# MNIST recipe", lists each value's yaml line and where tinygan differs).
+GOODFELLOW = {
+    "batch_size": 100,             # SGD batch_size: 100
+    "lr": 0.1,                     # learning_rate: .1
+    "momentum": (0.5, 0.7, 1, 250),  # Momentum init_momentum .5; MomentumAdjustor start 1,
+                                   # saturate 250, final_momentum .7
+    "lr_decay": (1.000004, 1e-6),  # ExponentialDecay decay_factor 1.000004, min_lr .000001
+    "noise": "uniform_sqrt3",      # Generator noise: 'uniform' = U(-sqrt 3, sqrt 3)
+    "train": slice(0, 50000),      # MNIST which_set 'train', start 0, stop 50000
+    "valid": slice(50000, 60000),  # monitoring 'valid': start 50000, stop 60000
+    "d_loss_scale": 0.5,           # AdversaryCost2: d_obj = 0.5 (cost real + cost fake)
+}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -60,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=ARCHS, default="mlp",
                    help="mlp: fully connected G 100-256-512-1024-784 and D 784-1024-512-256-1; "
                         "dcgan: strided (transposed) convolutions with BatchNorm "
-                        "(wgan-gp uses Gulrajani et al.'s critic without BatchNorm)")
+                        "(wgan-gp uses Gulrajani et al.'s critic without BatchNorm); "
+                        "goodfellow: Goodfellow et al. 2014's MNIST recipe (ReLU/sigmoid G, "
+                        "maxout D with dropout, SGD 0.1 with momentum and decay schedules, "
+                        "batch 100, uniform noise, train[:50000], pixels in [0, 1]; "
+                        "gan or nsgan only)")
     p.add_argument("--spectral-norm", action="store_true",
                    help="dcgan only: SN-GAN's discriminator (Miyato et al. 2018), every "
                         "layer of the DCGAN discriminator spectrally normalised, no BatchNorm "
@@ -74,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "one grid row per digit")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                    help="total epochs (a resumed run continues up to this number)")
-    p.add_argument("--batch-size", type=int, default=64, help="minibatch size m")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="minibatch size m (default 64; 100 for --arch goodfellow)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D (default: the paper's for --loss: "
                         "2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
@@ -104,11 +128,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "already set (on a busy 2-core CPU two threads were 10x slower than "
                         "one, on an idle one 1.3x faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--parzen-every", type=int, default=0,
+                   help="every N epochs append the Parzen-window log-likelihood of the test "
+                        "set (Goodfellow et al.'s protocol: 10,000 samples, sigma chosen on "
+                        "train[50000:51000]) to OUT/parzen.jsonl (0: never)")
     return p
 
 
 def _check_args(p: argparse.ArgumentParser, a) -> None:
     """Range checks argparse cannot express; p.error exits with status 2."""
+    if a.batch_size is None:
+        a.batch_size = GOODFELLOW["batch_size"] if a.arch == "goodfellow" else 64
+    if a.arch == "goodfellow":
+        if a.loss not in ("gan", "nsgan"):
+            p.error(f"--arch goodfellow is the recipe of the original GAN: --loss gan or nsgan, "
+                    f"got {a.loss}")
+        if a.conditional:
+            p.error("--arch goodfellow has no conditional variant")
+        if a.n_critic not in (None, 1):
+            p.error(f"--arch goodfellow updates D and G together (k = 1), got --n-critic "
+                    f"{a.n_critic}")
+    if a.parzen_every < 0:
+        p.error(f"--parzen-every must be >= 0, got {a.parzen_every}")
     positive = {"--epochs": a.epochs, "--batch-size": a.batch_size, "--log-every": a.log_every}
     for name, value in positive.items():
         if value < 1:
@@ -135,10 +176,15 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
         p.error("--spectral-norm needs --arch dcgan (it normalises the DCGAN discriminator)")
 
 
-def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = False):
-    """G and D for ``arch``; conditional models take n_classes extra inputs."""
+def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = False,
+            x=None, seed=0):
+    """G and D for ``arch``; conditional models take n_classes extra inputs. ``x``: the
+    training images (goodfellow: G's output bias from their pixel marginals)."""
     from tinygan import models
 
+    if arch == "goodfellow":
+        return (models.goodfellow_generator(NOISE_DIM, marginals_of=x, rng=rng),
+                models.goodfellow_discriminator(seed=seed, rng=rng))
     k = N_CLASSES if conditional else 0
     # InfoGAN: G takes [z, onehot(c_cat), c_cont]; D's last layer also gives Q's outputs
     codes, out = (N_CAT + N_CONT, 1 + N_CAT + N_CONT) if loss == "infogan" else (0, 1)
@@ -161,6 +207,59 @@ def _run_config(a) -> dict:
             "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed, "limit": a.limit,
             "n_critic": a.n_critic, "epochs": a.epochs, "backend": a.backend,
             "spectral_norm": a.spectral_norm}
+
+
+def _goodfellow_trainer(loss, G, D, lr, seed, steps_per_epoch):
+    """The trainer of Goodfellow et al.'s code: SGD with the momentum ramp and the
+    learning-rate decay attached to both optimisers, uniform noise, D and G updated
+    together from one set of fakes, D's loss halved."""
+    from tinygan import optim
+    from tinygan.train import make_trainer
+
+    r = GOODFELLOW
+    lr = r["lr"] if lr is None else lr
+    mu0, mu1, start, saturate = r["momentum"]
+    trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, lr=lr, seed=seed, optimizer="sgd",
+                           momentum=mu0, noise=r["noise"], k=1, update="simultaneous",
+                           d_loss_scale=r["d_loss_scale"])
+    for opt in (trainer.opt_G, trainer.opt_D):
+        opt.attach("lr", optim.ExponentialDecay(lr, *r["lr_decay"]))
+        opt.attach("momentum", optim.LinearRamp(mu0, mu1, start, saturate, steps_per_epoch))
+    trainer.config["schedules"] = {"lr": repr(trainer.opt_G.schedules["lr"]),
+                                   "momentum": repr(trainer.opt_G.schedules["momentum"])}
+    return trainer
+
+
+def _parzen_logger(path, seed, value_range, log=print):
+    """on_epoch_end callback: Parzen estimate of the test set from 10,000 fresh samples
+    (noise from a generator seeded by (seed, epoch): training's random state is not
+    touched), one JSON line per call appended to ``path`` (flushed at once)."""
+    import numpy
+    from tinygan import backend, loop
+    from tinygan.metrics.mnist import PARZEN_N, parzen_mnist
+
+    def callback(epoch, trainer, history):
+        t0 = time.perf_counter()
+        rng = backend.make_rng(int(numpy.random.SeedSequence([seed, epoch, 11]).generate_state(1)[0]))
+        samples = [trainer.sample(z=trainer.sample_noise(1000, rng=rng))
+                   for _ in range(PARZEN_N // 1000)]
+        xp = backend.get_array_module(samples[0])
+        result = parzen_mnist(xp.concatenate(samples).reshape(PARZEN_N, -1),
+                              value_range=value_range)
+        seconds = time.perf_counter() - t0
+        row = {"epoch": epoch, "g_step": int(trainer.g_steps), "parzen_ll": result.mean,
+               "std_error": result.std_error, "sigma": result.sigma,
+               "lr": trainer.opt_D.lr, "momentum": getattr(trainer.opt_D, "momentum", None),
+               "seconds": round(seconds, 2), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                    time.gmtime())}
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if log:
+            log(f"parzen epoch {epoch}: {result.mean:.1f} +- {result.std_error:.1f} nats "
+                f"(sigma {result.sigma:.3f}, {seconds:.1f} s)")
+    return callback
 
 
 def _check_resume(out: str, config: dict) -> None:
@@ -219,27 +318,37 @@ def main(argv=None) -> int:
             if not os.path.isfile(os.path.join(a.out, loop.CHECKPOINT_NAME)):
                 return fail(f"--resume: no checkpoint at "
                             f"{os.path.join(a.out, loop.CHECKPOINT_NAME)}")
-        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(a.arch == "mlp"),
-                          download=not a.no_download)
+        goodfellow = a.arch == "goodfellow"
+        value_range = (0, 1) if goodfellow else (-1, 1)
+        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(a.arch != "dcgan"),
+                          download=not a.no_download, value_range=value_range)
+        if goodfellow:      # train on train[:50000]; train[50000:] is the validation set
+            x, y = x[GOODFELLOW["train"]], y[GOODFELLOW["train"]]
         if a.limit is not None:
             x, y = x[:a.limit], y[:a.limit]
-        G, D = _models(a.arch, a.loss, a.conditional, backend.make_rng(a.seed), a.spectral_norm)
-        schedule = {}
-        if a.n_critic is not None:
-            schedule["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
-        if a.loss == "infogan":
-            schedule.update(n_cat=N_CAT, n_cont=N_CONT)
-        trainer = make_trainer(a.loss, G, D, noise_dim=NOISE_DIM, conditional=a.conditional,
-                               n_classes=N_CLASSES, lr=a.lr, seed=a.seed, **schedule)
+        G, D = _models(a.arch, a.loss, a.conditional, backend.make_rng(a.seed), a.spectral_norm,
+                       x=x, seed=a.seed)
         batches = Minibatches(x, y if a.conditional else None, batch_size=a.batch_size, seed=a.seed)
+        if goodfellow:
+            trainer = _goodfellow_trainer(a.loss, G, D, a.lr, a.seed, len(batches))
+        else:
+            schedule = {}
+            if a.n_critic is not None:
+                schedule["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
+            if a.loss == "infogan":
+                schedule.update(n_cat=N_CAT, n_cont=N_CONT)
+            trainer = make_trainer(a.loss, G, D, noise_dim=NOISE_DIM, conditional=a.conditional,
+                                   n_classes=N_CLASSES, lr=a.lr, seed=a.seed, **schedule)
     except (MNISTNotFoundError, MNISTFormatError, RuntimeError, ValueError) as err:
         return fail(str(err))
 
-    paper = DEFAULTS[a.loss]
+    paper = {"lr": GOODFELLOW["lr"]} if goodfellow else DEFAULTS[a.loss]
     print("tinygan MNIST GAN")
     for key, value in config.items():
         print(f"  {key:<12} {value}")
     print(f"  {'optimizer':<12} {trainer.config['optimizer']}  (paper default lr {paper['lr']})")
+    if "schedules" in trainer.config:
+        print(f"  {'schedules':<12} {trainer.config['schedules']}")
     print(f"  {'data':<12} {x.shape[0]} images, {len(batches)} minibatches per epoch")
     print(f"  {'threads':<12} {os.environ.get('OPENBLAS_NUM_THREADS', 'BLAS default')} (BLAS)")
     print(f"  {'out':<12} {a.out}")
@@ -247,10 +356,19 @@ def main(argv=None) -> int:
     if not a.resume:
         _write_json(os.path.join(a.out, "config.json"), config)
 
+    on_epoch_end = None
+    if a.parzen_every:
+        parzen = _parzen_logger(os.path.join(a.out, "parzen.jsonl"), a.seed, value_range)
+
+        def on_epoch_end(epoch, trainer, history):
+            if epoch % a.parzen_every == 0:
+                parzen(epoch, trainer, history)
+
     t0 = time.perf_counter()
     try:
         result = loop.fit(trainer, batches, a.epochs, a.out, log_every=a.log_every,
-                          resume=a.resume, progress=not a.no_progress)
+                          resume=a.resume, progress=not a.no_progress,
+                          on_epoch_end=on_epoch_end, value_range=value_range)
     except loop.TrainingDiverged as err:
         return fail(str(err), status=1)
     except KeyboardInterrupt:
@@ -282,7 +400,8 @@ def main(argv=None) -> int:
     if a.n_samples:
         t1 = time.perf_counter()
         path = loop.save_samples(trainer, a.n_samples, os.path.join(a.out, "samples.npy"))
-        print(f"samples:     {path} ({a.n_samples} x 784 float32 in [-1, 1], "
+        print(f"samples:     {path} ({a.n_samples} x 784 float32 in "
+              f"[{value_range[0]}, {value_range[1]}], "
               f"{time.perf_counter() - t1:.1f} s)")
     if a.loss == "infogan":
         for j in range(N_CONT):

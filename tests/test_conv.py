@@ -219,7 +219,7 @@ def test_init_schemes(xp):
     convt = nn.ConvTranspose2d(8, 16, 4, 2, 1)
     assert convt.params["W"].shape == (8, 16, 4, 4) and convt.params["b"].shape == (16,)
     with pytest.raises(ValueError, match="unknown init"):
-        nn.Conv2d(1, 1, 3, init="uniform")
+        nn.Conv2d(1, 1, 3, init="orthogonal")
 
 
 def test_conv_rejects_bad_input(xp, rng):

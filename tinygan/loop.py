@@ -198,7 +198,7 @@ def _load_checkpoint(path, trainer, batches):
 def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: bool = False,
         checkpoint_path=None, n_grid: int = 100, fixed_noise=None,
         on_epoch_end: Callable | None = None, progress: bool = True,
-        log: Callable[[str], None] | None = print) -> FitResult:
+        log: Callable[[str], None] | None = print, value_range=(-1.0, 1.0)) -> FitResult:
     """Train ``trainer`` on ``batches`` until ``epochs`` epochs are done in total.
 
     trainer:     a :mod:`tinygan.train` trainer (``step``, ``sample``, ``sample_noise``,
@@ -217,6 +217,7 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     on_epoch_end: ``callback(epoch, trainer, history)`` after each epoch's files are
                  written (``epoch`` 1-based).
     log:         where the one-line epoch summaries go (None: silent).
+    value_range: the generator's output range, for the grids ((0, 1) for a sigmoid G).
 
     Returns a :class:`FitResult`. Raises :class:`TrainingDiverged` on NaN/inf.
     """
@@ -276,7 +277,8 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
             raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt,
                                    kind="parameter (holds NaN/inf; the statistics looked finite)")
         grid = trainer.sample(z=fixed_z, y=fixed_y)
-        plot.save_sample_grid(grid, os.path.join(out_dir, grid_name(epoch)), nrow=nrow)
+        plot.save_sample_grid(grid, os.path.join(out_dir, grid_name(epoch)), nrow=nrow,
+                              value_range=value_range)
         plot.save_loss_curves(history, os.path.join(out_dir, LOSSES_NAME))
         _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration, fixed_z, fixed_y)
         epoch_times.append(seconds)

@@ -2,6 +2,8 @@
 Output sizes and the label join's gradient: docs/derivations.md, "Training algorithms".
 
 * MLP (Goodfellow et al. 2014, fully connected):  ``mlp_generator``, ``mlp_discriminator``.
+* Goodfellow et al. 2014's own MNIST pair (their ``mnist.yaml``): ``goodfellow_generator``
+  (ReLU, sigmoid output), ``goodfellow_discriminator`` (maxout with dropout).
 * DCGAN for 28x28 MNIST (Radford et al. 2016):    ``dcgan_generator``, ``dcgan_discriminator``.
 * Gulrajani et al. 2017's MNIST critic (no BatchNorm, so the gradient penalty applies):
   ``wgangp_conv_critic``.
@@ -26,6 +28,8 @@ Initialisation (biases are zero everywhere):
   (Radford et al. 2016, sec. 4; the gamma rule is from the authors' code ``bn_init``).
 """
 from __future__ import annotations
+
+import numpy  # host-side seed mixing
 
 from . import nn
 from .backend import DEFAULT_DTYPE, default_rng, get_array_module
@@ -276,3 +280,85 @@ def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv
 def _conv_t(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
     return nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias,
                               init=init, std=DCGAN_STD, rng=rng, dtype=dtype)
+
+
+# -- Goodfellow et al. 2014, the MNIST models of their code (mnist.yaml) ---------------
+
+def sigmoid_bias_from_marginals(x, eps: float = 1e-7):
+    """b = logit(clip(mean_i x_i, eps, 1 - eps)) per pixel, so that sigmoid(b) has the
+    data's pixel marginals: pylearn2's ``init_sigmoid_bias_from_marginals`` (same clip).
+    ``x``: (N, d) data in [0, 1] (host or device). Returns a (d,) array of x's module."""
+    xp = get_array_module(x)
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"sigmoid_bias_from_marginals: expected data of shape (N, d), "
+                         f"got {tuple(x.shape)}")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError("sigmoid_bias_from_marginals: expected data in [0, 1] (pixel / 255), "
+                         f"got values in [{float(x.min())}, {float(x.max())}]")
+    p = xp.clip(x.astype(xp.float64).mean(axis=0), eps, 1 - eps)
+    return xp.log(p) - xp.log1p(-p)
+
+
+def goodfellow_generator(noise_dim: int = 100, hidden: int = 1200, out_dim: int = 784,
+                         marginals_of=None, irange: float = 0.05, rng=None,
+                         dtype=DEFAULT_DTYPE):
+    """Goodfellow et al. 2014's MNIST generator (``mnist.yaml``, ``generator.mlp``):
+
+        z (m, 100) -> Linear -> ReLU (1200) -> Linear -> ReLU (1200) -> Linear -> Sigmoid (784)
+
+    Weights U(-0.05, 0.05) (pylearn2's ``irange: .05``), biases 0, except the output
+    bias: with ``marginals_of`` (training data (N, 784) in [0, 1]) it is set so that
+    sigmoid(b) equals the data's mean pixel values (``init_sigmoid_bias_from_marginals``);
+    a blank generator then already draws the average digit. Output in (0, 1).
+    """
+    _check_sizes("goodfellow_generator", noise_dim=noise_dim, hidden=hidden, out_dim=out_dim)
+    lin = [nn.Linear(n_in, n_out, init="uniform", irange=irange, rng=rng, dtype=dtype)
+           for n_in, n_out in ((noise_dim, hidden), (hidden, hidden), (hidden, out_dim))]
+    if marginals_of is not None:
+        if marginals_of.ndim != 2 or marginals_of.shape[1] != out_dim:
+            raise ValueError(f"goodfellow_generator: marginals_of must be data of shape (N, "
+                             f"{out_dim}), got {tuple(marginals_of.shape)}")
+        b = lin[2].params["b"]
+        b[...] = get_array_module(b).asarray(sigmoid_bias_from_marginals(marginals_of),
+                                             dtype=b.dtype)
+    return nn.Sequential(lin[0], nn.ReLU(), lin[1], nn.ReLU(), lin[2], nn.Sigmoid())
+
+
+#: (include_prob, scale) of the dropout on the input of each D layer (mnist.yaml:
+#: discriminator_input_include_probs {'h0': .8}, default .5; input_scales {'h0': 1.25},
+#: default 2.)
+GOODFELLOW_DROPOUT = ((0.8, 1.25), (0.5, 2.0), (0.5, 2.0))
+
+
+def goodfellow_discriminator(in_dim: int = 784, units: int = 240, pieces: int = 5,
+                             irange: float = 0.005, dropout=GOODFELLOW_DROPOUT, seed: int = 0,
+                             rng=None, dtype=DEFAULT_DTYPE):
+    """Goodfellow et al. 2014's MNIST discriminator (``mnist.yaml``): two maxout layers of
+    240 units x 5 pieces and a sigmoid unit, with dropout on the input of every layer.
+
+        x (m, 784) -> Dropout(.8, 1.25) -> Linear(784, 1200) -> Maxout(240, 5)
+                   -> Dropout(.5, 2)    -> Linear(240, 1200) -> Maxout(240, 5)
+                   -> Dropout(.5, 2)    -> Linear(240, 1)    -> s (logit)
+
+    pylearn2's Maxout layer is Linear + Maxout here; its Sigmoid output layer is the last
+    Linear, with the sigmoid in the loss (``losses.bce_with_logits``). Weights
+    U(-0.005, 0.005), biases 0. ``dropout``: (include_prob, scale) per layer input; the
+    dropout layers draw their masks from seeds (seed, 0), (seed, 1), (seed, 2) mixed into
+    one int each. In eval mode (``D.eval()``) dropout is the identity.
+    """
+    _check_sizes("goodfellow_discriminator", in_dim=in_dim, units=units, pieces=pieces)
+    if len(dropout) != 3:
+        raise ValueError(f"goodfellow_discriminator: dropout needs (include_prob, scale) for "
+                         f"each of the 3 layers, got {dropout!r}")
+    sizes = ((in_dim, units * pieces), (units, units * pieces), (units, 1))
+    layers = []
+    for i, ((n_in, n_out), (p, scale)) in enumerate(zip(sizes, dropout)):
+        layers += [nn.Dropout(p, scale, seed=_dropout_seed(seed, i)),
+                   nn.Linear(n_in, n_out, init="uniform", irange=irange, rng=rng, dtype=dtype)]
+        if i < 2:
+            layers.append(nn.Maxout(units, pieces))
+    return nn.Sequential(*layers)
+
+
+def _dropout_seed(seed: int, layer: int) -> int:
+    return int(numpy.random.SeedSequence([seed, layer, 7]).generate_state(1)[0])

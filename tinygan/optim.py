@@ -10,6 +10,11 @@ accumulated into their grads) and t the step counter (1 at the first step):
               m_hat = m / (1 - b1^t);   v_hat = v / (1 - b2^t)
               theta <- theta - lr m_hat / (sqrt(v_hat) + eps)
 
+Schedules (``ExponentialDecay``, ``LinearRamp``) attach to any optimiser's
+hyperparameter: ``opt.attach("lr", ExponentialDecay(0.1, 1.000004, 1e-6))`` sets
+``opt.lr = schedule(t)`` before update t. A schedule is a pure function of the update
+count t, which checkpoints hold, so a resumed run follows the same schedule.
+
 Usage (the same arrays the layers own, so the model sees every update)::
 
     opt = Adam(model.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -31,6 +36,8 @@ Why it looks the way it does:
   precision, then cast to the arrays' dtype), so the two agree to rounding.
 """
 from __future__ import annotations
+
+import math
 
 from . import checks, kernels
 from .backend import get_array_module
@@ -92,6 +99,7 @@ class Optimizer:
         self.params = _check_pairs(params, type(self).__name__)
         self._set_hyperparameters(hyperparameters)
         self.t = 0
+        self.schedules = {}      # hyperparameter name -> Schedule, applied before each update
         # state[name][i] belongs to params[i]; zeros_like: same device and dtype
         self.state = {
             name: [get_array_module(p).zeros_like(p) for p, _ in self.params]
@@ -115,9 +123,27 @@ class Optimizer:
             value = check(value, name, type(self).__name__)
         object.__setattr__(self, name, value)
 
+    def attach(self, name: str, schedule: "Schedule"):
+        """Drive hyperparameter ``name`` (a numeric one of ``hyperparameters``, e.g. "lr",
+        "momentum") by ``schedule``: before update t it is set to ``schedule(t)``.
+        Returns self. One schedule per name; attaching again replaces it."""
+        where = f"{type(self).__name__}.attach"
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"{where}: expected a tinygan.optim.Schedule, got "
+                            f"{type(schedule).__name__}")
+        numeric = [k for k, check in self.hyperparameters.items() if check is not checks.boolean]
+        if name not in numeric:
+            raise ValueError(f"{where}: {type(self).__name__} has no hyperparameter {name!r}; "
+                             f"expected one of {numeric}")
+        setattr(self, name, schedule(self.t + 1))     # checks the first value now
+        self.schedules[name] = schedule
+        return self
+
     def step(self):
         """One update of every param from its grad (grads are not zeroed)."""
         self.t += 1
+        for name, schedule in self.schedules.items():
+            setattr(self, name, schedule(self.t))
         scalars = self._step_scalars()
         for i, (p, g) in enumerate(self.params):
             self._update(i, p, g, self._scratch[i], scalars)
@@ -380,3 +406,73 @@ class Adam(Optimizer):
 
     def _update(self, i, p, g, s, scalars):
         adam(g, p=p, m=self.state["m"][i], v=self.state["v"][i], work=s, **scalars)
+
+
+# -- schedules -------------------------------------------------------------------------
+
+class Schedule:
+    """A hyperparameter as a function of the update count: ``schedule(t)`` is its value
+    for update t (1 at the first update). Attach with ``Optimizer.attach(name, schedule)``.
+    Derivation of the two below: docs/derivations.md, "Optimisers"."""
+
+    def __call__(self, t: int) -> float:
+        raise NotImplementedError
+
+
+class ExponentialDecay(Schedule):
+    """value(t) = max(minimum, initial / factor^(t - 1)): divided by ``factor`` after every
+    update, never below ``minimum`` (pylearn2's ``ExponentialDecay`` update callback;
+    Goodfellow et al. 2014's MNIST run: 0.1, factor 1.000004, minimum 1e-6)."""
+
+    def __init__(self, initial: float, factor: float, minimum: float = 0.0):
+        where = "ExponentialDecay"
+        self.initial = checks.positive(initial, "initial", where)
+        self.factor = checks.real(factor, "factor", where, low=1.0)
+        self.minimum = checks.real(minimum, "minimum", where, low=0.0, high=self.initial)
+
+    def __call__(self, t):
+        t = checks.integer(t, "t", "ExponentialDecay", low=1)
+        # the log form cannot overflow, however large t grows
+        return max(self.minimum, self.initial * math.exp(-(t - 1) * math.log(self.factor)))
+
+    def __repr__(self):
+        return f"ExponentialDecay({self.initial}, factor={self.factor}, minimum={self.minimum})"
+
+
+class LinearRamp(Schedule):
+    """A value that moves linearly from ``start_value`` to ``final_value`` over epochs:
+
+        e(t)     = (t - 1) // steps_per_epoch + 1                 (1-based epoch of update t)
+        alpha    = clip((e - start_epoch) / (saturate_epoch - start_epoch), 0, 1)
+        value(t) = start_value + alpha (final_value - start_value)
+
+    so epochs up to ``start_epoch`` use start_value and epochs from ``saturate_epoch``
+    use final_value. pylearn2's ``MomentumAdjustor(start=1, saturate=250,
+    final_momentum=.7)`` from momentum .5 is ``LinearRamp(.5, .7, 1, 250, batches)``: its
+    counter is 1 at the monitor call before the first epoch, so epoch e trains with the
+    value for count e.
+    """
+
+    def __init__(self, start_value: float, final_value: float, start_epoch: int,
+                 saturate_epoch: int, steps_per_epoch: int):
+        where = "LinearRamp"
+        self.start_value = checks.real(start_value, "start_value", where)
+        self.final_value = checks.real(final_value, "final_value", where)
+        self.start_epoch = checks.integer(start_epoch, "start_epoch", where, low=1)
+        self.saturate_epoch = checks.integer(saturate_epoch, "saturate_epoch", where, low=1)
+        self.steps_per_epoch = checks.integer(steps_per_epoch, "steps_per_epoch", where, low=1)
+        if self.saturate_epoch <= self.start_epoch:
+            raise ValueError(f"{where}: saturate_epoch ({saturate_epoch}) must come after "
+                             f"start_epoch ({start_epoch})")
+
+    def epoch(self, t) -> int:
+        return (checks.integer(t, "t", "LinearRamp", low=1) - 1) // self.steps_per_epoch + 1
+
+    def __call__(self, t):
+        alpha = (self.epoch(t) - self.start_epoch) / (self.saturate_epoch - self.start_epoch)
+        alpha = min(1.0, max(0.0, alpha))
+        return self.start_value + alpha * (self.final_value - self.start_value)
+
+    def __repr__(self):
+        return (f"LinearRamp({self.start_value} -> {self.final_value}, epochs "
+                f"{self.start_epoch}..{self.saturate_epoch}, {self.steps_per_epoch} steps/epoch)")

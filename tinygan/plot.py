@@ -70,10 +70,12 @@ def _as_images(images) -> np.ndarray:
     return a
 
 
-def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0,
+              value_range=(-1.0, 1.0)) -> np.ndarray:
     """Tile N images into one host array with ``nrow`` images per row.
 
-    ``images`` in [-1, 1] (the generator's tanh range) of shape (N, 784), (N, H, W) or
+    ``images`` in ``value_range`` ([-1, 1], a tanh generator's, by default; (0, 1) for a
+    sigmoid generator) of shape (N, 784), (N, H, W) or
     (N, 1, H, W); returns grey levels in [0, 1] of shape
     (rows*(H+p)+p, nrow*(W+p)+p), rows = ceil(N / nrow), p = ``padding``. Empty cells
     and the padding take ``pad_value``. Built by one reshape/transpose, no loop.
@@ -82,12 +84,16 @@ def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0) 
         raise ValueError(f"make_grid: nrow must be >= 1, got {nrow}")
     if padding < 0:
         raise ValueError(f"make_grid: padding must be >= 0, got {padding}")
+    low, high = (float(v) for v in value_range)
+    if not high > low:
+        raise ValueError(f"make_grid: value_range must be (low, high) with low < high, "
+                         f"got {value_range!r}")
     a = _as_images(images)
     n, h, w = a.shape
     ncol = min(nrow, n)
     rows = -(-n // ncol)
-    # [-1, 1] -> [0, 1]; clip so that a slightly out-of-range sample does not rescale the rest
-    a = np.clip((a.astype(np.float32) + 1.0) / 2.0, 0.0, 1.0)
+    # [low, high] -> [0, 1]; clip so that a slightly out-of-range sample does not rescale the rest
+    a = np.clip((a.astype(np.float32) - low) / (high - low), 0.0, 1.0)
     cells = np.full((rows * ncol, h + padding, w + padding), pad_value, dtype=np.float32)
     cells[:n, :h, :w] = a
     # (rows, ncol, h+p, w+p) -> (rows, h+p, ncol, w+p) -> 2-D, then the top/left border
@@ -96,8 +102,10 @@ def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0) 
     return np.pad(grid, ((padding, 0), (padding, 0)), constant_values=pad_value)
 
 
-def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int = 2) -> str:
-    """Write N images in [-1, 1] as a grey grid PNG with ``nrow`` images per row.
+def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int = 2,
+                     value_range=(-1.0, 1.0)) -> str:
+    """Write N images in ``value_range`` (default [-1, 1]) as a grey grid PNG with ``nrow``
+    images per row.
 
     ``images``: (N, 784), (N, H, W) or (N, 1, H, W), NumPy or CuPy (copied to the host).
     Each image pixel becomes a ``scale`` x ``scale`` block of the PNG (pixel exact, no
@@ -106,7 +114,7 @@ def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int 
     """
     if scale < 1:
         raise ValueError(f"save_sample_grid: scale must be >= 1, got {scale}")
-    grid = make_grid(images, nrow=nrow, padding=padding)
+    grid = make_grid(images, nrow=nrow, padding=padding, value_range=value_range)
     grid = np.kron(grid, np.ones((scale, scale), dtype=grid.dtype))  # nearest upscaling
     dpi = 100.0
     fig = Figure(figsize=(grid.shape[1] / dpi, grid.shape[0] / dpi), dpi=dpi)

@@ -302,11 +302,17 @@ def _load_split_uint8(split: str, data_dir, download: bool):
     return images, labels
 
 
-def load_mnist(split: str = "train", data_dir=None, flatten: bool = True, download: bool = True):
+VALUE_RANGES = ((-1.0, 1.0), (0.0, 1.0))
+
+
+def load_mnist(split: str = "train", data_dir=None, flatten: bool = True, download: bool = True,
+               value_range=(-1.0, 1.0)):
     """MNIST ``split`` (``"train"``: 60,000 digits, ``"test"``: 10,000) as host arrays.
 
     Returns ``(x, y)``: ``x`` float32 in [-1, 1] (x = pixel / 127.5 - 1, the range of a
-    tanh generator), shape (N, 784) when ``flatten`` else (N, 1, 28, 28); ``y`` int64
+    tanh generator; ``value_range=(0, 1)``: x = pixel / 255, the range of a sigmoid
+    generator and of pylearn2's MNIST), shape (N, 784) when ``flatten`` else
+    (N, 1, 28, 28); ``y`` int64
     labels 0..9, shape (N,). Both are NumPy arrays (move them to the device with
     :class:`tinygan.data.Minibatches`), fresh on each call (the parsed uint8 bytes are
     cached per process, so a second call costs only the conversion).
@@ -316,10 +322,19 @@ def load_mnist(split: str = "train", data_dir=None, flatten: bool = True, downlo
     """
     if split not in FILES:
         raise ValueError(f"split must be one of {sorted(FILES)}, got {split!r}")
+    try:
+        value_range = tuple(float(v) for v in value_range)
+    except (TypeError, ValueError):
+        value_range = None
+    if value_range not in VALUE_RANGES:
+        raise ValueError(f"value_range must be one of {VALUE_RANGES}, got {value_range!r}")
     images, labels = _load_split_uint8(split, data_dir, download)
     x = images.astype(np.float32)  # the one copy: uint8 -> float32
-    x /= np.float32(127.5)
-    x -= np.float32(1.0)
+    if value_range == (0.0, 1.0):
+        x /= np.float32(255.0)
+    else:
+        x /= np.float32(127.5)
+        x -= np.float32(1.0)
     shape = (-1, _ROWS * _COLS) if flatten else (-1, 1, _ROWS, _COLS)
     return x.reshape(shape), labels.astype(np.int64)
 

@@ -106,15 +106,23 @@ def precision_recall_mnist(samples, reference: str = "test", k: int = 3, classif
     return precision_recall(real[:feats.shape[0]], feats, k=k)
 
 
-def parzen_mnist(samples, sigmas=PARZEN_SIGMAS) -> ParzenResult:
+def parzen_mnist(samples, sigmas=PARZEN_SIGMAS, value_range=(-1, 1)) -> ParzenResult:
     """Goodfellow et al. 2014's Parzen log-likelihood of the MNIST test set (nats).
 
-    The window holds the first 10,000 samples mapped to [0, 1] (x + 1) / 2; sigma is
+    The window holds the first 10,000 samples mapped to [0, 1] ((x + 1) / 2 for samples in
+    [-1, 1]; as they are for ``value_range=(0, 1)``, a sigmoid generator's); sigma is
     chosen from ``sigmas`` on the validation digits; everything in float64 (explicitly:
     exponents reach |x - mu|^2 / (2 sigma^2) ~ 1e4, where float32 would lose the 1e-3
     differences that separate models).
     """
-    mu = _to_unit_float64(_as_images(samples, "parzen_mnist")[:PARZEN_N])
+    value_range = tuple(float(v) for v in value_range)
+    if value_range not in ((-1.0, 1.0), (0.0, 1.0)):
+        raise ValueError(f"parzen_mnist: value_range must be (-1, 1) or (0, 1), got {value_range}")
+    mu = _as_images(samples, "parzen_mnist")[:PARZEN_N]
+    if value_range == (0.0, 1.0):
+        mu = mu.astype(get_array_module(mu).float64)
+    else:
+        mu = _to_unit_float64(mu)
     train, _ = _mnist("train")
     test, _ = _mnist("test")
     sigma, _ = parzen_select_sigma(mu, _to_unit_float64(train[PARZEN_VALID]), sigmas)

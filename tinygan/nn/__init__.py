@@ -11,6 +11,8 @@ Where each derivation lives (code, then docs/derivations.md section):
 * ConvTranspose2d ... conv.py          "Transposed convolution"
 * BatchNorm ......... batchnorm.py     "BatchNorm"
 * SpectralNormLinear, SpectralNormConv2d  spectral_norm.py "Spectral normalisation"
+* Maxout ............ maxout.py        "Maxout"
+* Dropout ........... dropout.py       "Dropout"
 """
 from .base import Layer, PenaltyIncompatibleError, Sequential
 from .linear import Linear
@@ -19,11 +21,13 @@ from .shape import Flatten, Reshape
 from .conv import Conv2d, ConvTranspose2d
 from .batchnorm import BatchNorm
 from .spectral_norm import SpectralNorm, SpectralNormConv2d, SpectralNormLinear
+from .maxout import Maxout
+from .dropout import Dropout
 from . import functional, init
 
 __all__ = [
     "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
-    "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d",
+    "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
     "functional", "init",
 ]

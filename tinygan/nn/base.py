@@ -183,11 +183,20 @@ class Sequential(Layer):
 
     __call__ = forward
 
+    def _needs_dx(self, need_dx):
+        """need[i]: must layer i form dL/d(its input)? Only if the caller wants dL/dx or a
+        layer below i has parameters (a parameter-free first layer, such as the input
+        dropout of a discriminator, lets the layer above it skip its dx product)."""
+        need, below = [], need_dx
+        for layer in self.layers:
+            need.append(below)
+            below = below or bool(layer.parameters())
+        return need
+
     def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            dy = self.layers[i].backward(dy, param_grads=param_grads,
-                                         need_dx=need_dx or i > 0)
+        need = self._needs_dx(need_dx)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dy = self.layers[i].backward(dy, param_grads=param_grads, need_dx=need[i])
         return dy
 
     def jvp(self, x_dot):
@@ -196,9 +205,9 @@ class Sequential(Layer):
         return x_dot
 
     def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            dy, dy_dot = self.layers[i].jvp_backward(dy, dy_dot, need_dx=need_dx or i > 0)
+        need = self._needs_dx(need_dx)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dy, dy_dot = self.layers[i].jvp_backward(dy, dy_dot, need_dx=need[i])
         return dy, dy_dot
 
     def parameters(self):

@@ -23,12 +23,13 @@ class Linear(AffineLayer):
     """
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str = "he",
-                 std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE):
+                 std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE, irange: float | None = None):
         super().__init__()
         if n_in < 1 or n_out < 1:
             raise ValueError(f"Linear: n_in and n_out must be positive, got {n_in}, {n_out}")
         self.n_in, self.n_out = n_in, n_out
-        self.add_param("W", init_weight((n_in, n_out), n_in, n_out, init, std, rng, dtype))
+        self.add_param("W", init_weight((n_in, n_out), n_in, n_out, init, std, rng, dtype,
+                                              irange=irange))
         if bias:
             self.add_param("b", zeros((n_out,), dtype))
 

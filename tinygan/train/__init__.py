@@ -33,8 +33,10 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEFAULTS = {
     # Adam as in DCGAN (Radford et al. 2016, sec. 4); optimizer="sgd" gives Goodfellow
     # et al.'s MNIST setting (lr 0.1, momentum 0.5; their code raises it to 0.7).
-    "gan":     {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1},
-    "nsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1},
+    "gan":     {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1,
+                "update": "alternating", "d_loss_scale": 1.0},
+    "nsgan":   {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1,
+                "update": "alternating", "d_loss_scale": 1.0},
     # Arjovsky et al. 2017, Alg. 1: alpha 5e-5, c 0.01, n_critic 5, RMSProp
     "wgan":    {"optimizer": "rmsprop", "lr": 5e-5, "n_critic": 5, "clip": 0.01, "warmup": False},
     # Gulrajani et al. 2017, Alg. 1: lambda 10, n_critic 5, Adam 1e-4, (0, 0.9)
@@ -56,7 +58,7 @@ OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd":
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
            "noise", "fake_labels", "separate_batches", "pack")
 _ALGORITHM_KEYS = {
-    "gan": ("k",), "nsgan": ("k",), "lsgan": ("k", "a", "b", "c"),
+    "gan": ("k", "update", "d_loss_scale"), "nsgan": ("k", "update", "d_loss_scale"), "lsgan": ("k", "a", "b", "c"),
     "wgan": ("n_critic", "clip", "warmup"), "wgan-gp": ("n_critic", "lam", "one_sided"),
     "infogan": ("k", "n_cat", "n_cont", "lambda_cat", "lambda_cont"),
 }
@@ -70,9 +72,11 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
 
     ``lr`` sets both learning rates; ``lr_G`` / ``lr_D`` set one. Other overrides:
     ``optimizer`` ("adam" | "rmsprop" | "sgd"), ``betas``, ``momentum``, ``nesterov``,
-    ``alpha``, ``eps``; ``noise`` ("normal" | "uniform"), ``fake_labels`` ("real" |
-    "uniform"), ``separate_batches``, ``pack`` (PacGAN's m: D sees m samples
-    concatenated; its input size must be m times the data's); per algorithm: ``k`` (gan, nsgan, lsgan),
+    ``alpha``, ``eps``; ``noise`` ("normal" | "uniform" | "uniform_sqrt3"), ``fake_labels``
+    ("real" | "uniform"), ``separate_batches``, ``pack`` (PacGAN's m: D sees m samples
+    concatenated; its input size must be m times the data's); per algorithm: ``k`` (gan,
+    nsgan, lsgan), ``update`` ("alternating" | "simultaneous") and ``d_loss_scale`` (gan,
+    nsgan),
     ``n_critic``, ``clip``, ``warmup`` (wgan), ``n_critic``, ``lam``, ``one_sided``
     (wgan-gp), ``a``, ``b``, ``c`` (lsgan), ``k``, ``n_cat``, ``n_cont``, ``lambda_cat``,
     ``lambda_cont`` (infogan: G takes noise_dim + n_cat + n_cont inputs, D outputs

@@ -20,7 +20,7 @@ import numpy  # host-only: seeds and checkpoint metadata
 from ..backend import asarray, backend_name, get_array_module, make_rng
 from ..models import join_label, label_mask, split_input_grad
 
-NOISES = ("normal", "uniform")
+NOISES = ("normal", "uniform", "uniform_sqrt3")
 FAKE_LABELS = ("real", "uniform")
 META_FORMAT = "tinygan.trainer/1"
 
@@ -61,8 +61,9 @@ class Trainer:
     ``g_steps`` / ``d_steps`` (updates made), ``rng`` (the backend generator every random
     draw of training comes from, seeded by ``seed``).
 
-    ``noise``: p_z is N(0, I) (``"normal"``) or U(-1, 1)^k (``"uniform"``, Radford et
-    al.'s choice; Goodfellow et al. also drew uniform noise).
+    ``noise``: p_z is N(0, I) (``"normal"``), U(-1, 1)^k (``"uniform"``, Radford et
+    al.'s choice) or U(-sqrt 3, sqrt 3)^k (``"uniform_sqrt3"``: zero mean, unit variance,
+    the uniform noise of Goodfellow et al.'s code, ``Generator.get_noise``).
 
     ``fake_labels`` (conditional only): the labels y given to G(z, y) are the current real
     minibatch's labels (``"real"``, default: the fakes then have the data's label
@@ -181,7 +182,10 @@ class Trainer:
         rng = self.rng if rng is None else rng
         if self.noise == "normal":
             return rng.standard_normal((m, self.noise_dim), dtype=self.dtype)
-        return 2 * rng.random((m, self.noise_dim), dtype=self.dtype) - 1     # U(-1, 1)
+        u = 2 * rng.random((m, self.noise_dim), dtype=self.dtype) - 1        # U(-1, 1)
+        if self.noise == "uniform_sqrt3":
+            u *= math.sqrt(3)                                                # U(-sqrt 3, sqrt 3)
+        return u
 
     def sample(self, n=None, z=None, y=None):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running

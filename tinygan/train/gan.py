@@ -24,25 +24,92 @@ from __future__ import annotations
 
 from .. import losses
 from ..backend import get_array_module
+from ..models import split_input_grad
 from ..nn.functional import sigmoid
-from .base import Trainer, _scalar, check_choice, check_int
+from .base import Trainer, _scalar, check_choice, check_int, check_real
 
 GENERATOR_LOSSES = ("minimax", "nonsaturating")
+UPDATES = ("alternating", "simultaneous")
 
 
 class GAN(Trainer):
     """Goodfellow et al. 2014, Alg. 1, with k D updates per G update (k = 1 in the paper's
-    experiments). Statistics: d_loss, g_loss, d_real = mean D(x), d_fake = mean D(G(z))."""
+    experiments). Statistics: d_loss, g_loss, d_real = mean D(x), d_fake = mean D(G(z)).
 
-    def __init__(self, G, D, opt_G, opt_D, k=1, generator_loss="nonsaturating", **kwargs):
+    ``update="alternating"`` (default) runs the box as written: the D update, then a fresh
+    z and the G update through the updated D. ``update="simultaneous"`` is what the
+    authors' code does (k = 1; their ``AdversaryCost2`` hands both gradients to one SGD
+    update): one minibatch of fakes, D's and G's gradients both taken at the current
+    parameters, from the same forward passes (so through the same dropout masks of D),
+    then both optimisers step. ``d_loss_scale`` multiplies D's loss (their D objective is
+    1/2 (BCE_real + BCE_fake): ``d_loss_scale=0.5``); the logged d_loss stays unscaled.
+    """
+
+    def __init__(self, G, D, opt_G, opt_D, k=1, generator_loss="nonsaturating",
+                 update="alternating", d_loss_scale=1.0, **kwargs):
         where = type(self).__name__
         self.k = check_int(k, "k", 1, where)
         self.generator_loss_name = check_choice(generator_loss, "generator_loss",
                                                 GENERATOR_LOSSES, where)
+        self.update = check_choice(update, "update", UPDATES, where)
+        if self.update == "simultaneous" and self.k != 1:
+            raise ValueError(f"{where}: update='simultaneous' makes one D and one G update "
+                             f"per step, so k must be 1, got k={self.k}")
+        self.d_loss_scale = check_real(d_loss_scale, "d_loss_scale", where, strict=True)
         if self.loss_name is None:     # LSGAN (a subclass) names itself
             self.loss_name = "gan" if generator_loss == "minimax" else "nsgan"
         super().__init__(G, D, opt_G, opt_D, **kwargs)
         self.config.update(k=self.k, generator_loss=self.generator_loss_name)
+        if self.update != "alternating" or self.d_loss_scale != 1.0:   # older configs stay valid
+            self.config.update(update=self.update, d_loss_scale=self.d_loss_scale)
+
+    def step(self, x_real, y_real=None):
+        if self.update == "alternating":
+            return super().step(x_real, y_real)
+        stats = self.simultaneous_step(x_real, self._labels(x_real, y_real))
+        self.d_steps += 1
+        self.g_steps += 1
+        self._g_loss = stats["g_loss"]
+        return stats
+
+    __call__ = step
+
+    def simultaneous_step(self, x_real, y_real):
+        """One D and one G update from the same fakes and the same D forward passes, as
+        the authors' code (D sees the real and the fake minibatch in two forwards, each
+        with its own dropout masks, like their two ``dropout_fprop`` calls):
+
+            z ~ p_z;  x_fake = G(z)
+            s_r = D(x);     D.backward(c dL_D/ds_r)                 D's grads, real part
+            s_f = D(x_fake)
+            dx  = D.backward(dL_G/ds_f, param_grads=False)         G's signal, D as it is now
+            D.backward(c dL_D/ds_f);  G.backward(dx)
+            opt_D.step();  opt_G.step()                            both from the same point
+
+        with c = d_loss_scale. Every D loss here has ds_r depending on s_r alone, so the real
+        half is done before the fake forward overwrites D's caches.
+        """
+        c = self.d_loss_scale
+        self.D.zero_grad()
+        self.G.zero_grad()
+        x_fake, y_fake = self._draw_fakes(x_real, y_real)
+        s_real = self.D.forward(self._d_input(x_real, y_real))
+        self.D.backward(c * self.discriminator_loss(s_real, s_real).ds_real, need_dx=False)
+        s_fake = self.D.forward(self._d_input(x_fake, y_fake))
+        g = self.generator_loss(s_fake)
+        dx = self.D.backward(g.ds_fake, param_grads=False)
+        d = self.discriminator_loss(s_real, s_fake)
+        self.D.backward(c * d.ds_fake, need_dx=False)
+        if self.pack > 1:                 # PacGAN: back from packs to samples
+            dx = dx.reshape(x_fake.shape)
+        if y_fake is not None:
+            dx = split_input_grad(dx, x_fake.shape[1])
+        self.G.backward(dx, need_dx=False)
+        self.opt_D.step()
+        self.opt_G.step()
+        stats = {"d_loss": _scalar(d.value), "g_loss": _scalar(g.value)}
+        stats.update(self._score_stats(s_real, s_fake))
+        return stats
 
     def d_updates_per_g(self):
         return self.k                                        # line 2: "for k steps"
