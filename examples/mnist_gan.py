@@ -51,7 +51,7 @@ _RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit",
 _LATER_KEYS = {"spectral_norm": False}
 
 # Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
-# everything --arch goodfellow brings along (docs/derivations.md, "Goodfellow et al.'s
+# everything --arch goodfellow brings along (docs/design-notes.md, "Goodfellow et al.'s
 # MNIST recipe", lists each value's yaml line and where tinygan differs).
 GOODFELLOW = {
     "batch_size": 100,             # SGD batch_size: 100

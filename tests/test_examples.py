@@ -187,3 +187,52 @@ def test_mnist_gan_learns_digits(mnist_dir, tmp_path):
     assert corr > 0.9, corr
     # no collapse onto one image: per-pixel spread comparable to the data's
     assert s.std(axis=0).mean() > 0.5 * x.std(axis=0).mean()
+
+
+def test_mnist_gan_goodfellow_recipe_short_run_resumes_exactly(mnist_dir, tmp_path):
+    """Goodfellow et al.'s recipe for real on 500 MNIST digits (5 minibatches of 100 per
+    epoch): two epochs straight equal one epoch and a resume, weights, dropout draw
+    counters and optimiser state alike (the schedules follow the restored step count)."""
+    env = data_env(mnist_dir)
+    common = ("--arch", "goodfellow", "--limit", 500, "--n-samples", 20, "--log-every", 5,
+              "--no-progress")
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    r = run(MNIST_GAN, *common, "--epochs", 2, "--out", straight, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "batch_size   100" in r.stdout and "LinearRamp(0.5 -> 0.7" in r.stdout
+    assert "final (iteration 10, G step 10)" in r.stdout
+    s = numpy.load(straight / "samples.npy")
+    assert s.shape == (20, 784) and 0 <= s.min() < s.max() <= 1
+    assert_png(straight / "samples_epoch_002.png")
+    for args in (("--epochs", 1), ("--epochs", 2, "--resume")):
+        r = run(MNIST_GAN, *common, *args, "--out", resumed, env=env)
+        assert r.returncode == 0, r.stderr
+    a, b = (numpy.load(p / "checkpoint.npz") for p in (straight, resumed))
+    weights = [k for k in a.files if k.startswith("trainer.")]
+    assert "trainer.D.0.draws" in weights and int(a["trainer.D.0.draws"]) == 20
+    for k in weights:
+        assert numpy.array_equal(a[k], b[k]), k
+    r = run(MNIST_GAN, "--arch", "goodfellow", "--loss", "wgan", "--limit", 500, env=env)
+    assert r.returncode == 2 and "--loss gan or nsgan" in r.stderr
+
+
+PARZEN_CURVE = os.path.join(ROOT, "examples", "parzen_curve.py")
+
+
+def test_parzen_curve_draws_and_extrapolates(tmp_path):
+    """On a log written as ll = 100 + 20 ln e the log-linear fit must find 225 nats at
+    e = exp(125 / 20) = 518; a repeated epoch keeps its last line; a bad log is refused."""
+    lines = [{"epoch": e, "parzen_ll": 100 + 20 * numpy.log(e), "std_error": 2.0,
+              "sigma": 0.2} for e in range(5, 205, 5)]
+    lines.insert(3, {"epoch": 20, "parzen_ll": -1e9, "std_error": 2.0, "sigma": 0.2})
+    (tmp_path / "parzen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    r = subprocess.run([sys.executable, PARZEN_CURVE, tmp_path, "--out", tmp_path / "c.png"],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "log-linear  ll = 100.0 + 20.00 ln e: reaches 225 at epoch 518" in r.stdout
+    assert "epoch   20    159.9" in r.stdout
+    assert_png(tmp_path / "c.png")
+    (tmp_path / "parzen.jsonl").write_text("{\"epoch\": 1}\n")
+    r = subprocess.run([sys.executable, PARZEN_CURVE, tmp_path], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2 and "not a Parzen log line" in r.stderr

@@ -289,3 +289,47 @@ def save_curves_1d(x, p_data, p_g, panels, path, ylabel: str = "D(x)") -> str:
         ax.legend(handles[0] + shades[0], handles[1] + shades[1], loc="best", fontsize="small")
     fig.tight_layout()
     return _save_png(fig, path, dpi=100)
+
+
+# -- a metric against training time -------------------------------------------------
+def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel="epoch",
+                      ylabel="", title=None, label="measured") -> str:
+    """One measured metric against training time, with optional error bars.
+
+    ``x``, ``y`` (and ``yerr``): equal-length sequences of floats. ``references``:
+    ``(label, value, band)`` horizontal lines (band: a half-width shaded around it, or 0),
+    e.g. a published figure. ``extra``: ``(label, xs, ys)`` dashed curves, e.g. fits and
+    their extrapolations. Returns the path written.
+    """
+    x, y = _points_1d(x, "x"), _points_1d(y, "y")
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"save_metric_curve: need equal-length non-empty x and y, got "
+                         f"{x.shape} and {y.shape}")
+    fig = Figure(figsize=(7.0, 4.2))
+    ax = fig.add_subplot(1, 1, 1)
+    if yerr is None:
+        ax.plot(x, y, "o-", ms=3, lw=1, label=label)
+    else:
+        ax.errorbar(x, y, yerr=_points_1d(yerr, "yerr"), fmt="o-", ms=3, lw=1, capsize=2,
+                    label=label)
+    for name, value, band in references:
+        ax.axhline(value, color="k", lw=1, ls=":", label=name)
+        if band:
+            ax.axhspan(value - band, value + band, color="k", alpha=0.08)
+    for name, xs, ys in extra:
+        ax.plot(_points_1d(xs, "xs"), _points_1d(ys, "ys"), "--", lw=1, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return _save_png(fig, path, dpi=100)
+
+
+def _points_1d(a, what: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"save_metric_curve: {what} must be one-dimensional, got shape {a.shape}")
+    return a
