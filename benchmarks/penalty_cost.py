@@ -1,6 +1,7 @@
 """Cost of the WGAN-GP gradient penalty: one critic step with it vs one without.
 
-The issue's target: a penalty critic step costs at most 3x a plain critic step.
+The target: a penalty critic step costs at most 3x a plain critic step (double backprop
+is about three passes of the critic).
 
 Critic: the MNIST MLP critic 784-1024-512-256-1, LeakyReLU(0.2), float32, batch m = 64,
 Adam (Gulrajani et al. 2017: lr 1e-4, betas (0, 0.9)).

@@ -92,8 +92,8 @@ def test_batchnorm_buffers_in_state_dict_and_astype(xp, rng):
 
 def test_batchnorm_refuses_jvp(xp, rng):
     layer = nn.BatchNorm(2)
-    assert layer.supports_jvp is False
-    assert nn.Sequential(nn.Linear(3, 2), nn.BatchNorm(2)).supports_jvp is False
+    assert layer.mixes_samples is True
+    assert nn.Sequential(nn.Linear(3, 2), nn.BatchNorm(2)).mixes_samples is True
     layer.forward(rng.standard_normal((4, 2), dtype=xp.float32))
     with pytest.raises(nn.PenaltyIncompatibleError, match="mixes samples.*WGAN-GP"):
         layer.jvp(xp.ones((4, 2), dtype=xp.float32))

@@ -288,8 +288,8 @@ def test_dead_sample_has_zero_gradient_and_others_stay_exact(xp, rng):
 
 # --- what cannot take part --------------------------------------------------------------
 class _SampleMixing(nn.Layer):
-    """Stands in for BatchNorm: mixes samples, declares supports_jvp = False."""
-    supports_jvp = False
+    """Stands in for BatchNorm: mixes samples, declares mixes_samples = True."""
+    mixes_samples = True
 
     def forward(self, x):
         return x - x.mean(axis=0)

@@ -22,7 +22,7 @@ def _scores(rng, xp, shape, n_large=2):
 # name -> (function of the score arrays, names of the score arguments)
 SCORE_LOSSES = {
     "bce_soft_targets": (None, ("s",)),           # built in the test (needs targets)
-    "discriminator": (losses.discriminator_loss, ("s_real", "s_fake")),
+    "discriminator": (losses.gan_discriminator, ("s_real", "s_fake")),
     "minimax": (losses.generator_loss_minimax, ("s_fake",)),
     "nonsaturating": (losses.generator_loss_nonsaturating, ("s_fake",)),
     "wasserstein_critic": (losses.wasserstein_critic, ("s_real", "s_fake")),
@@ -70,7 +70,7 @@ def test_known_values(xp):
     zeros = xp.zeros((4, 1))
     log2 = math.log(2.0)
     assert float(losses.bce_with_logits(zeros, 0.3).value) == pytest.approx(log2, rel=1e-15)
-    d = losses.discriminator_loss(zeros, xp.zeros((2, 1)))
+    d = losses.gan_discriminator(zeros, xp.zeros((2, 1)))
     assert float(d.value) == pytest.approx(2 * log2, rel=1e-15)     # two means, summed
     assert bool(xp.all(d.ds_real == -0.5 / 4)) and bool(xp.all(d.ds_fake == 0.5 / 2))
     assert float(losses.generator_loss_minimax(zeros).value) == pytest.approx(-log2, rel=1e-15)
@@ -94,7 +94,7 @@ def test_bce_matches_naive_formula_and_gan_losses(xp, rng):
     assert float(bce.value) == pytest.approx(float(naive), rel=1e-12)
     assert float(xp.max(xp.abs(bce.ds - (sig - t) / 7))) < 1e-15
     s_real, s_fake = s, 2 * rng.standard_normal((5, 1))
-    d = losses.discriminator_loss(s_real, s_fake)
+    d = losses.gan_discriminator(s_real, s_fake)
     expect = losses.bce_with_logits(s_real, 1.0).value + losses.bce_with_logits(s_fake, 0.0).value
     assert float(d.value) == pytest.approx(float(expect), rel=1e-14)
     assert float(losses.generator_loss_nonsaturating(s_fake).value) == pytest.approx(
@@ -117,8 +117,8 @@ def test_stable_at_large_scores(xp, dtype):
         (losses.bce_with_logits(N, 1.0), 1e4, [-1.0]),
         (losses.bce_with_logits(P, 1.0), 0.0, [0.0]),
         (losses.bce_with_logits(N, xp.zeros((1, 1), dtype=dt)), 0.0, [0.0]),
-        (losses.discriminator_loss(N, P), 2e4, [-1.0, 1.0]),       # D fooled completely
-        (losses.discriminator_loss(P, N), 0.0, [0.0, 0.0]),        # D perfect
+        (losses.gan_discriminator(N, P), 2e4, [-1.0, 1.0]),       # D fooled completely
+        (losses.gan_discriminator(P, N), 0.0, [0.0, 0.0]),        # D perfect
         (losses.generator_loss_minimax(N), 0.0, [0.0]),            # saturated
         (losses.generator_loss_minimax(P), -1e4, [-1.0]),
         (losses.generator_loss_nonsaturating(N), 1e4, [-1.0]),     # not saturated
@@ -145,7 +145,7 @@ def test_no_warnings_at_extremes(xp):
     s = xp.asarray([-1e4, -100.0, -1.0, 0.0, 1.0, 100.0, 1e4], dtype=xp.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for out in (losses.bce_with_logits(s, 0.5), losses.discriminator_loss(s, s),
+        for out in (losses.bce_with_logits(s, 0.5), losses.gan_discriminator(s, s),
                     losses.generator_loss_minimax(s), losses.generator_loss_nonsaturating(s)):
             for a in out:
                 assert bool(xp.all(xp.isfinite(a)))
@@ -167,7 +167,7 @@ def test_minimax_saturates_nonsaturating_does_not(xp):
 
 
 def test_values_are_device_arrays_not_python_floats(xp, rng):
-    out = losses.discriminator_loss(rng.standard_normal((3, 1), dtype=xp.float32),
+    out = losses.gan_discriminator(rng.standard_normal((3, 1), dtype=xp.float32),
                                     rng.standard_normal((3, 1), dtype=xp.float32))
     assert isinstance(out.value, xp.ndarray) and out.value.dtype == xp.float32
     assert out.value.ndim == 0
@@ -183,7 +183,7 @@ def test_bad_inputs_raise(xp, rng):
     with pytest.raises(TypeError, match="expected a float32 or float64 array"):
         losses.generator_loss_nonsaturating(xp.zeros((4, 1), dtype=xp.int32))
     with pytest.raises(ValueError, match=r"shape \(m,\) or \(m, 1\)"):
-        losses.discriminator_loss(s, rng.standard_normal((4, 2), dtype=xp.float32))
+        losses.gan_discriminator(s, rng.standard_normal((4, 2), dtype=xp.float32))
     with pytest.raises(ValueError, match=r"m >= 1"):
         losses.wasserstein_generator(xp.zeros((0, 1), dtype=xp.float32))
     with pytest.raises(TypeError, match="same dtype"):

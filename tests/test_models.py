@@ -158,12 +158,12 @@ def test_dcgan_batchnorm_placement():
     D = models.dcgan_discriminator(width=4)
     names = [type(layer).__name__ for layer in D.layers]
     assert names == ["Conv2d", "LeakyReLU", "Conv2d", "BatchNorm", "LeakyReLU", "Flatten", "Linear"]
-    assert D[1].alpha == 0.2 and not D.supports_jvp
+    assert D[1].alpha == 0.2 and D.mixes_samples
     # layers feeding BatchNorm carry no bias (beta replaces it)
     assert "b" not in G[0].params and "b" not in G[4].params and "b" not in D[2].params
     D_nobn = models.dcgan_discriminator(batchnorm=False, width=4)
     assert "BatchNorm" not in [type(layer).__name__ for layer in D_nobn.layers]
-    assert D_nobn.supports_jvp and "b" in D_nobn[2].params
+    assert not D_nobn.mixes_samples and "b" in D_nobn[2].params
 
 
 def test_dcgan_spectral_norm_discriminator(xp, rng):
@@ -199,7 +199,7 @@ def test_wgangp_conv_critic(xp, rng, n_classes):
     C = models.wgangp_conv_critic(n_classes=n_classes, width=2)
     convs = [layer for layer in C.layers if isinstance(layer, nn.Conv2d)]
     assert [layer.params["W"].shape[2] for layer in convs] == [5, 5, 5]
-    assert C.supports_jvp
+    assert not C.mixes_samples
     x = rng.standard_normal((2, 1 + n_classes, 28, 28), dtype=xp.float32)
     assert C(x).shape == (2, 1)
     C.zero_grad()

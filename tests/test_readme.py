@@ -14,7 +14,7 @@ def _python_blocks():
 
 def test_readme_gan_step_runs(xp, mnist_dir, monkeypatch, capsys):
     monkeypatch.setenv("TINYGAN_DATA", str(pathlib.Path(mnist_dir).parent))
-    block = next(b for b in _python_blocks() if "discriminator_loss" in b)
+    block = next(b for b in _python_blocks() if "gan_discriminator" in b)
     exec(compile(block, "README.md", "exec"), {})
     d_loss, g_loss = map(float, capsys.readouterr().out.split())
     assert numpy.isfinite(d_loss) and numpy.isfinite(g_loss)

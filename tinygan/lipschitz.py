@@ -141,10 +141,10 @@ def _leaf_layers(layer, path="critic"):
 def _check_second_order(critic):
     """Raise PenaltyIncompatibleError naming the first layer that cannot take part."""
     for path, layer in _leaf_layers(critic):
-        if not getattr(layer, "supports_jvp", True):
+        if getattr(layer, "mixes_samples", False):
             raise PenaltyIncompatibleError(
                 f"gradient_penalty: {path} = {layer!r} mixes the samples of a batch "
-                "(supports_jvp=False, e.g. BatchNorm), so grad_x f(x_hat_i) is not a "
+                "(mixes_samples, e.g. BatchNorm), so grad_x f(x_hat_i) is not a "
                 "per-sample gradient and the penalty is ill-defined; build the critic "
                 "without batch normalisation (Gulrajani et al. 2017, sec. 4)")
         if isinstance(layer, Layer) and (type(layer).jvp is Layer.jvp

@@ -9,7 +9,8 @@ critic's outputs f(x), of shape (m, 1) or (m,). Every loss is a MEAN over the ba
 batches may differ in size m_r, m_f). Each function returns a named tuple: the value
 first, a 0-d array of the scores' dtype (never a Python float: no host-device sync),
 then the gradient with respect to each score argument in argument order, each of that
-argument's shape and dtype. Everything is built from softplus(s) = log(1 + e^s) and
+argument's shape and dtype (a two-batch loss takes None for one score to give the other
+term alone: D with BatchNorm sees the batches one at a time). Everything is built from softplus(s) = log(1 + e^s) and
 sigma(s), evaluated through e^{-|s|} only, so |s| = 1e4 gives finite values and
 gradients in float32 and float64.
 
@@ -18,7 +19,7 @@ function (paper)                         value (a mean)  /  gradient
 =======================================  ===================================================
 bce_with_logits(s, t)                    mean[max(s, 0) - s t + log1p(e^{-|s|})]
   (binary cross-entropy of sigma(s))     ds = (sigma(s) - t) / m
-discriminator_loss(s_real, s_fake)       mean softplus(-s_real) + mean softplus(s_fake)
+gan_discriminator(s_real, s_fake)        mean softplus(-s_real) + mean softplus(s_fake)
   (Goodfellow 2014 eq. 1, negated)       ds_real = -sigma(-s_real)/m_r, ds_fake = sigma(s_fake)/m_f
 generator_loss_minimax(s_fake)           mean log(1 - sigma(s_fake)) = -mean softplus(s_fake)
   (eq. 1, G's term)                      ds_fake = -sigma(s_fake) / m
@@ -97,22 +98,26 @@ def _check_scores(s, name: str, where: str):
     return shape[0]
 
 
-def _check_pair(s_real, s_fake, where: str):
-    m_r = _check_scores(s_real, "s_real", where)
-    m_f = _check_scores(s_fake, "s_fake", where)
-    if s_real.dtype != s_fake.dtype:
+def _two_batches(where, s_real, s_fake, real_term, fake_term) -> DiscriminatorLossGrad:
+    """L = real_term(s_real) + fake_term(s_fake), each term ``(value, ds)`` a mean over its
+    own batch (``term(s, m)``). Either score may be None: that term is then left out (its
+    gradient is None), which gives the per-term gradients of a D that sees the real and
+    the fake batch one at a time (BatchNorm)."""
+    terms = [None if s is None else term(s, _check_scores(s, name, where))
+             for s, term, name in ((s_real, real_term, "s_real"), (s_fake, fake_term, "s_fake"))]
+    if s_real is not None and s_fake is not None and s_real.dtype != s_fake.dtype:
         raise TypeError(
             f"{where}: s_real ({s_real.dtype}) and s_fake ({s_fake.dtype}) must have the same "
             "dtype (the loss value takes the scores' dtype)"
         )
-    return m_r, m_f
+    (v_real, ds_real), (v_fake, ds_fake) = (t or (None, None) for t in terms)
+    value = v_fake if v_real is None else v_real if v_fake is None else v_real + v_fake
+    return DiscriminatorLossGrad(_value(value, s_fake if s_real is None else s_real),
+                                 ds_real, ds_fake)
 
 
-def _real_scalar(v, name: str, where: str) -> float:
-    """A host hyperparameter as a Python float (so float32 arrays stay float32)."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
+def _mean(a):
+    return get_array_module(a).mean(a)
 
 
 def _value(v, like):
@@ -158,7 +163,7 @@ def bce_with_logits(s, targets) -> LossGrad:
 
 # -- Goodfellow et al. 2014 ------------------------------------------------------------
 
-def discriminator_loss(s_real, s_fake) -> DiscriminatorLossGrad:
+def gan_discriminator(s_real, s_fake) -> DiscriminatorLossGrad:
     """D's loss: Goodfellow et al. 2014 eq. 1 negated (D ascends V, so it descends -V).
 
     value   = 1/m_r sum_i -log sigma(s_real_i) + 1/m_f sum_j -log(1 - sigma(s_fake_j))
@@ -168,13 +173,11 @@ def discriminator_loss(s_real, s_fake) -> DiscriminatorLossGrad:
 
     Uses -log sigma(s) = softplus(-s) and -log(1 - sigma(s)) = softplus(s). Equal to
     bce_with_logits(s_real, 1) + bce_with_logits(s_fake, 0). s_real (m_r,) or (m_r, 1),
-    s_fake (m_f,) or (m_f, 1), same dtype.
+    s_fake (m_f,) or (m_f, 1), same dtype; either may be None (that term left out).
     """
-    m_r, m_f = _check_pair(s_real, s_fake, "discriminator_loss")
-    xp = get_array_module(s_real, s_fake)
-    value = xp.mean(softplus(-s_real)) + xp.mean(softplus(s_fake))
-    return DiscriminatorLossGrad(_value(value, s_real), -sigmoid(-s_real) / m_r,
-                                 sigmoid(s_fake) / m_f)
+    return _two_batches("gan_discriminator", s_real, s_fake,
+                        lambda s, m: (_mean(softplus(-s)), -sigmoid(-s) / m),
+                        lambda s, m: (_mean(softplus(s)), sigmoid(s) / m))
 
 
 def generator_loss_minimax(s_fake) -> GeneratorLossGrad:
@@ -216,11 +219,9 @@ def wasserstein_critic(s_real, s_fake) -> DiscriminatorLossGrad:
     ds_real = -1 / m_r        (constant, s_real's shape)
     ds_fake = +1 / m_f
     """
-    m_r, m_f = _check_pair(s_real, s_fake, "wasserstein_critic")
-    xp = get_array_module(s_real, s_fake)
-    value = xp.mean(s_fake) - xp.mean(s_real)
-    return DiscriminatorLossGrad(_value(value, s_real), xp.full_like(s_real, -1 / m_r),
-                                 xp.full_like(s_fake, 1 / m_f))
+    return _two_batches("wasserstein_critic", s_real, s_fake,
+                        lambda s, m: (-_mean(s), get_array_module(s).full_like(s, -1 / m)),
+                        lambda s, m: (_mean(s), get_array_module(s).full_like(s, 1 / m)))
 
 
 def wasserstein_generator(s_fake) -> GeneratorLossGrad:
@@ -244,12 +245,15 @@ def least_squares_discriminator(s_real, s_fake, a=0.0, b=1.0) -> DiscriminatorLo
     (eq. 9) are the defaults; a=-1, b=1, c=0 is its Pearson chi^2 choice (eq. 8).
     """
     where = "least_squares_discriminator"
-    m_r, m_f = _check_pair(s_real, s_fake, where)
-    a, b = _real_scalar(a, "a", where), _real_scalar(b, "b", where)
-    xp = get_array_module(s_real, s_fake)
-    r_real, r_fake = s_real - b, s_fake - a      # residuals
-    value = 0.5 * xp.mean(r_real * r_real) + 0.5 * xp.mean(r_fake * r_fake)
-    return DiscriminatorLossGrad(_value(value, s_real), r_real / m_r, r_fake / m_f)
+    a, b = checks.real(a, "a", where), checks.real(b, "b", where)
+
+    def squares(target):          # 1/2 mean (s - target)^2 and its gradient (s - target)/m
+        def term(s, m):
+            r = s - target        # the residuals
+            return 0.5 * _mean(r * r), r / m
+        return term
+
+    return _two_batches(where, s_real, s_fake, squares(b), squares(a))
 
 
 def least_squares_generator(s_fake, c=1.0) -> GeneratorLossGrad:
@@ -261,7 +265,7 @@ def least_squares_generator(s_fake, c=1.0) -> GeneratorLossGrad:
     where = "least_squares_generator"
     m = _check_scores(s_fake, "s_fake", where)
     xp = get_array_module(s_fake)
-    r = s_fake - _real_scalar(c, "c", where)
+    r = s_fake - checks.real(c, "c", where)
     return GeneratorLossGrad(_value(0.5 * xp.mean(r * r), s_fake), r / m)
 
 

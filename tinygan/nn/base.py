@@ -45,9 +45,10 @@ class PenaltyIncompatibleError(TypeError):
 class Layer:
     """Base class: parameter bookkeeping, train/eval mode, dtype conversion."""
 
-    #: False for layers that mix samples (BatchNorm): they cannot take part in a
-    #: per-sample gradient penalty.
-    supports_jvp = True
+    #: True for layers whose output for one sample depends on the others (BatchNorm):
+    #: they cannot take part in a per-sample gradient penalty, and D sees the real and the
+    #: fake batch separately when it holds one.
+    mixes_samples = False
 
     def __init__(self):
         self.params: "OrderedDict[str, object]" = OrderedDict()
@@ -173,8 +174,8 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     @property
-    def supports_jvp(self):
-        return all(layer.supports_jvp for layer in self.layers)
+    def mixes_samples(self):
+        return any(layer.mixes_samples for layer in self.layers)
 
     def forward(self, x):
         for layer in self.layers:

@@ -76,7 +76,7 @@ class BatchNorm(Layer):
     gradient penalty of WGAN-GP is no longer defined (Gulrajani et al. 2017, sec. 4).
     """
 
-    supports_jvp = False
+    mixes_samples = True
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  dtype=DEFAULT_DTYPE):

@@ -13,13 +13,15 @@ loss       class (module)                              paper
 
 Every trainer but InfoGAN is conditional on request (Mirza & Osindero 2014): G([z, y]),
 D([x, y]); InfoGAN's codes take the label's place, unsupervised.
-Shared machinery (noise, schedule, sampling, checkpoints): ``base.py``.
+The template the boxes fill in (noise, schedule, sampling, the shared D and G passes):
+``base.py``; conditional labels: ``conditional.py``; checkpoint state: ``state.py``.
 Docs: docs/derivations.md, "Training algorithms".
 """
 from __future__ import annotations
 
 from .. import optim
-from .base import FAKE_LABELS, NOISES, Trainer
+from .base import NOISES, Trainer
+from .conditional import FAKE_LABELS
 from .gan import GAN, GENERATOR_LOSSES
 from .infogan import InfoGAN
 from .lsgan import LSGAN

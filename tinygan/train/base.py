@@ -1,28 +1,32 @@
-"""The machinery every training algorithm shares: models, optimisers, noise, counters,
-the k / n_critic schedule, sampling and checkpoint state.
+"""The template every training algorithm fills in: models, optimisers, noise, counters,
+the k / n_critic schedule, sampling, and the two passes every algorithm box shares.
 
-Each algorithm (``gan.py``, ``wgan.py``, ``wgangp.py``, ``lsgan.py``) writes only its
-paper's algorithm box: ``discriminator_step`` (the inner loop body: ONE D / critic update
-on one real minibatch) and ``generator_step`` (the outer loop's G update), from the
-pieces below. Derivations and the boxes themselves: docs/derivations.md,
-"Training algorithms".
+Each algorithm (``gan.py``, ``wgan.py``, ``wgangp.py``) writes only its paper's box:
+``discriminator_step``, the inner loop's body (ONE D / critic update on one real
+minibatch), and, where it differs from the shared one, ``generator_step`` (the outer
+loop's G update). Derivations and the boxes: docs/derivations.md, "Training algorithms".
 
 One call ``trainer.step(x_real, y_real)`` is one pass of the inner loop: the boxes draw a
 fresh real minibatch for every D update, so one call consumes one real minibatch. After
 ``d_updates_per_g()`` such calls (k for GAN, n_critic for WGAN) it also makes the G update.
+
+Labels for conditional GANs: ``conditional.py``; checkpoint state: ``state.py``.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-import numpy  # host-only: seeds and checkpoint metadata
+import numpy  # host-only: seeds
 
-from ..backend import asarray, backend_name, get_array_module, make_rng
-from ..models import join_label, label_mask, split_input_grad
+from .. import checks
+from ..backend import get_array_module, make_rng
+from ..losses import DiscriminatorLossGrad
+from ..models import join_label, split_input_grad
+from .conditional import FAKE_LABELS, ConditionalLabels
+from .state import TrainerState
 
 NOISES = ("normal", "uniform", "uniform_sqrt3")
-FAKE_LABELS = ("real", "uniform")
-META_FORMAT = "tinygan.trainer/1"
 
 
 def _scalar(v):
@@ -31,35 +35,24 @@ def _scalar(v):
     return get_array_module(v).asarray(v)
 
 
-def check_int(value, name, low, where):
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+class DiscriminatorPass(NamedTuple):
+    """What :meth:`Trainer._discriminator_gradients` returns: the loss (value, ds_real,
+    ds_fake), D's scores, and D's inputs (joined with their labels when conditional,
+    packed when ``pack`` > 1)."""
+    loss: DiscriminatorLossGrad
+    s_real: object
+    s_fake: object
+    x_real: object
+    x_fake: object
 
 
-def check_real(value, name, where, low=0.0, strict=False):
-    """A finite Python number >= low (> low when strict), else a clear ValueError."""
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-          and math.isfinite(value) and (value > low if strict else value >= low))
-    if not ok:
-        raise ValueError(f"{where}: {name} must be a finite number {'>' if strict else '>='} "
-                         f"{low:g}, got {value!r}")
-    return float(value)
-
-
-def check_choice(value, name, choices, where):
-    if value not in choices:
-        raise ValueError(f"{where}: unknown {name} {value!r}; expected one of {choices}")
-    return value
-
-
-class Trainer:
+class Trainer(ConditionalLabels, TrainerState):
     """Shared state and the public API of every training algorithm.
 
     Attributes: ``G``, ``D`` (``nn.Sequential``), ``opt_G``, ``opt_D``, ``noise_dim`` (k),
     ``conditional``, ``n_classes`` (K), ``config`` (JSON-able hyperparameters), counters
-    ``g_steps`` / ``d_steps`` (updates made), ``rng`` (the backend generator every random
-    draw of training comes from, seeded by ``seed``).
+    ``g_steps`` / ``d_steps`` (updates made; ``d_steps`` = calls of ``step()``), ``rng``
+    (the backend generator every random draw of training comes from, seeded by ``seed``).
 
     ``noise``: p_z is N(0, I) (``"normal"``), U(-1, 1)^k (``"uniform"``, Radford et
     al.'s choice) or U(-sqrt 3, sqrt 3)^k (``"uniform_sqrt3"``: zero mean, unit variance,
@@ -73,8 +66,8 @@ class Trainer:
     ``separate_batches``: run D forward-then-backward on the real and on the fake batch
     separately (needed when D has BatchNorm: DCGAN normalises real and fake minibatches
     with their own statistics) instead of once on the concatenated batch (faster).
-    ``None`` chooses automatically: separate exactly when some layer of D mixes samples
-    (``supports_jvp`` is False, i.e. BatchNorm).
+    ``None`` chooses automatically: separate exactly when a layer of D mixes samples
+    (``D.mixes_samples``, i.e. BatchNorm).
 
     ``pack`` (PacGAN, Lin et al. 2018): D judges m samples at once, concatenated along the
     feature axis (channels for images): a minibatch (B, d) enters D as (B/m, m d), its
@@ -90,23 +83,23 @@ class Trainer:
                  seed=0, noise="normal", fake_labels="real", separate_batches=None, pack=1):
         where = type(self).__name__
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
-        self.noise_dim = check_int(noise_dim, "noise_dim", 1, where)
+        self.noise_dim = checks.integer(noise_dim, "noise_dim", where, low=1)
         self.conditional = bool(conditional)
-        self.n_classes = check_int(n_classes, "n_classes", 1 if self.conditional else 0, where)
-        self.seed = check_int(seed, "seed", 0, where)
-        self.noise = check_choice(noise, "noise", NOISES, where)
-        self.fake_labels = check_choice(fake_labels, "fake_labels", FAKE_LABELS, where)
-        self.pack = check_int(pack, "pack", 1, where)
+        self.n_classes = checks.integer(n_classes, "n_classes", where, low=int(self.conditional))
+        self.seed = checks.integer(seed, "seed", where, low=0)
+        self.noise = checks.choice(noise, "noise", NOISES, where)
+        self.fake_labels = checks.choice(fake_labels, "fake_labels", FAKE_LABELS, where)
+        self.pack = checks.integer(pack, "pack", where, low=1)
         if self.pack > 1 and self.conditional:
             raise ValueError(f"{where}: pack > 1 (PacGAN) is for unconditional training; "
                              "a packed conditional D is not supported")
-        if separate_batches is None:
-            separate_batches = not D.supports_jvp
-        self.separate_batches = bool(separate_batches)
+        self.separate_batches = bool(D.mixes_samples if separate_batches is None
+                                     else separate_batches)
         self._check_generator_input(where)
         self.dtype = G.parameters()[0][0].dtype
         self.rng = make_rng(self.seed)                      # all of training's random draws
-        self._sample_rng = make_rng(self._sample_seed())    # sample(): never disturbs training
+        sample_seed = int(numpy.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+        self._sample_rng = make_rng(sample_seed)            # sample(): never disturbs training
         self.g_steps = 0          # G updates made
         self.d_steps = 0          # D / critic updates made (= calls of step())
         self._d_since_g = 0       # D updates since the last G update
@@ -127,9 +120,6 @@ class Trainer:
                 f"{' + code_dim' if self.code_dim else ''} (noise_dim={self.noise_dim}, "
                 f"conditional={self.conditional}, n_classes={self.n_classes})")
 
-    def _sample_seed(self):
-        return int(numpy.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
-
     # -- the algorithm: subclasses write these from their paper's box ------------------
     def d_updates_per_g(self) -> int:
         """How many D updates precede the next G update (k, or n_critic)."""
@@ -139,13 +129,38 @@ class Trainer:
         """One D / critic update on this real minibatch; returns (stats dict, s_fake)."""
         raise NotImplementedError
 
-    def generator_step(self, m, y_real):
-        """One G update with a fresh noise minibatch of size m; returns the loss value."""
+    def discriminator_loss(self, s_real, s_fake):
+        """D's loss as (value, ds_real, ds_fake) (a two-batch ``losses`` function)."""
         raise NotImplementedError
 
     def generator_loss(self, s_fake):
         """The generator's loss as (value, ds_fake) (a ``losses`` function)."""
         raise NotImplementedError
+
+    def generator_step(self, m, y_real):
+        """One G update, the same in every box (only the loss differs):
+
+            z ~ p_z;  x_fake = G(z);  s = D(x_fake);  (L_G, ds) = generator_loss(s)
+            dx = D.backward(ds, param_grads=False)     D's grads untouched
+            G.backward(dx);  opt_G.step()
+
+        Conditional: G([z, y]), D([x_fake, y]), and the label part of dx is dropped.
+        Packed (PacGAN): D sees packs of samples, and dx is reshaped back to x_fake's shape.
+        Returns L_G (0-d array).
+        """
+        y = self._fake_labels(m, y_real)
+        self.G.zero_grad()
+        x_fake = self._generate(m, y)
+        s_fake = self.D.forward(self._d_input(x_fake, y))
+        loss = self.generator_loss(s_fake)
+        dx = self.D.backward(loss.ds_fake, param_grads=False)
+        if self.pack > 1:
+            dx = dx.reshape(x_fake.shape)
+        if y is not None:
+            dx = split_input_grad(dx, x_fake.shape[1])
+        self.G.backward(dx, need_dx=False)       # dL/dz is not needed
+        self.opt_G.step()
+        return _scalar(loss.value)
 
     # -- public API --------------------------------------------------------------------
     def step(self, x_real, y_real=None):
@@ -171,14 +186,9 @@ class Trainer:
 
     __call__ = step
 
-    @property
-    def calls(self) -> int:
-        """Calls of ``step()`` so far (each makes one D update)."""
-        return self.d_steps
-
     def sample_noise(self, m, rng=None):
         """z ~ p_z, shape (m, noise_dim), G's dtype, from ``rng`` (default: training's)."""
-        m = check_int(m, "m", 1, "sample_noise")
+        m = checks.integer(m, "m", "sample_noise", low=1)
         rng = self.rng if rng is None else rng
         if self.noise == "normal":
             return rng.standard_normal((m, self.noise_dim), dtype=self.dtype)
@@ -222,33 +232,16 @@ class Trainer:
         finally:
             self.G.train()
 
-    # -- pieces the algorithm boxes are written with ------------------------------------
-    def _labels(self, x_real, y_real):
-        """One-hot labels (m, K) for a conditional trainer, None otherwise."""
-        if not self.conditional:
-            if y_real is not None:
-                raise ValueError(f"{type(self).__name__}: y_real given but the trainer is not "
-                                 "conditional (make_trainer(..., conditional=True))")
-            return None
-        if y_real is None:
-            raise ValueError(f"{type(self).__name__}: a conditional trainer needs y_real "
-                             "(int labels (m,) or one-hot (m, K))")
-        return self._one_hot(y_real, x_real.shape[0])
+    # -- the pass every box's D update makes ---------------------------------------------
+    def _generate(self, m, y):
+        """x_fake = G(z) or G([z, y]) with a fresh z ~ p_z (m, k); G in train mode."""
+        return self.G.forward(self._join(self.sample_noise(m), y))
 
-    def _one_hot(self, y, m):
-        y = asarray(y)              # a no-op for device labels; host labels (sample()) move
-        xp = get_array_module(y)
-        if y.ndim == 1 and y.dtype.kind in "iu" and y.shape[0] == m:
-            classes = xp.arange(self.n_classes, dtype=y.dtype)
-            return (y[:, None] == classes[None, :]).astype(self.dtype)
-        if y.ndim == 2 and tuple(y.shape) == (m, self.n_classes):
-            return y.astype(self.dtype, copy=False)
-        raise ValueError(f"expected labels as ints of shape ({m},) or one-hot ({m}, "
-                         f"{self.n_classes}), got {y.dtype} {tuple(y.shape)}")
-
-    def _join(self, x, y):
-        """x itself, or [x, y] for a conditional model (models.join_label)."""
-        return x if y is None else join_label(x, y)
+    def _check_fake(self, x_fake, x_real):
+        if x_fake.shape != x_real.shape:
+            raise ValueError(f"{type(self).__name__}: G produces samples of shape "
+                             f"{tuple(x_fake.shape)} but the real minibatch has shape "
+                             f"{tuple(x_real.shape)}")
 
     def _d_input(self, x, y):
         """What D sees: [x, y] joined, then packed (PacGAN): (B, d, ...) -> (B/m, m d, ...),
@@ -262,184 +255,41 @@ class Trainer:
                              f"multiple of pack = {self.pack} (PacGAN packs m samples for D)")
         return x.reshape((b // self.pack, self.pack * x.shape[1]) + tuple(x.shape[2:]))
 
-    def _fake_labels(self, m, y_real):
-        """The labels y the fakes are generated with (see ``fake_labels``)."""
-        if y_real is None or self.fake_labels == "real":
-            return y_real
-        return self._one_hot(self.rng.integers(0, self.n_classes, size=m), m)
+    def _discriminator_gradients(self, x_real, y_real) -> DiscriminatorPass:
+        """Draw the fakes, run D on real and fake and ADD dL_D/dtheta_D (of
+        ``discriminator_loss``) into D's grads: every box's "sample z ~ p_z", "sample x ~
+        p_data" (the caller's minibatch) and "gradient of D's objective" lines.
 
-    def _generate(self, m, y):
-        """x_fake = G(z) or G([z, y]) with a fresh z ~ p_z (m, k); G in train mode."""
-        z = self.sample_noise(m)
-        return self.G.forward(self._join(z, y))
-
-    def _draw_fakes(self, x_real, y_real):
-        """A minibatch of fakes like ``x_real``: (x_fake, y_fake), y_fake None unless
-        conditional. The "sample z(1..m) ~ p_z" line of every algorithm box."""
-        m = x_real.shape[0]
-        y_fake = self._fake_labels(m, y_real)
-        x_fake = self._generate(m, y_fake)
-        self._check_fake(x_fake, x_real)
-        return x_fake, y_fake
-
-    def _check_fake(self, x_fake, x_real):
-        if x_fake.shape != x_real.shape:
-            raise ValueError(f"{type(self).__name__}: G produces samples of shape "
-                             f"{tuple(x_fake.shape)} but the real minibatch has shape "
-                             f"{tuple(x_real.shape)}")
-
-    def _discriminator_gradients(self, x_real, x_fake, d_loss):
-        """Forward D on real and fake, ADD dL_D/dtheta_D into D's grads.
-
-        ``d_loss(s_real, s_fake)`` -> (value, ds_real, ds_fake). Returns (loss, s_real,
-        s_fake). Two ways, the same gradient:
+        Two ways, the same gradient:
 
         * concatenated: s = D([x_real; x_fake]), one forward and one backward of 2m rows;
         * separate (D with BatchNorm): forward-then-backward for the real batch, then
           for the fake batch, so each is normalised with its own statistics (DCGAN). Every
-          D loss here is a sum of a real term and a fake term, so ds_real depends on
-          s_real only and can be taken before s_fake exists: d_loss(s_real, s_real).ds_real.
+          D loss here is a sum of a real term and a fake term, and the losses give each
+          term alone (``discriminator_loss(s_real, None)``).
 
         The inputs are data (G is not trained here), so D's first layer does not form
         dL/dx (``need_dx=False``).
         """
-        xp = get_array_module(x_real)
-        D = self.D
+        m = x_real.shape[0]
+        y_fake = self._fake_labels(m, y_real)
+        x_fake = self._generate(m, y_fake)
+        self._check_fake(x_fake, x_real)
+        x_real, x_fake = self._d_input(x_real, y_real), self._d_input(x_fake, y_fake)
+        D, d_loss = self.D, self.discriminator_loss
         if self.separate_batches:
             s_real = D.forward(x_real)
-            D.backward(d_loss(s_real, s_real).ds_real, need_dx=False)
+            real = d_loss(s_real, None)
+            D.backward(real.ds_real, need_dx=False)
             s_fake = D.forward(x_fake)
-            D.backward(d_loss(s_fake, s_fake).ds_fake, need_dx=False)
-            return d_loss(s_real, s_fake), s_real, s_fake
-        m = x_real.shape[0]
-        s = D.forward(xp.concatenate([x_real, x_fake], axis=0))
-        s_real, s_fake = s[:m], s[m:]
-        loss = d_loss(s_real, s_fake)
-        D.backward(xp.concatenate([loss.ds_real, loss.ds_fake], axis=0), need_dx=False)
-        return loss, s_real, s_fake
-
-    def _generator_update(self, m, y_real):
-        """One G update, the same in every box (only the loss differs):
-
-            z ~ p_z;  x_fake = G(z);  s = D(x_fake);  (L_G, ds) = generator_loss(s)
-            dx = D.backward(ds, param_grads=False)     D's grads untouched
-            G.backward(dx);  opt_G.step()
-
-        Conditional: G([z, y]), D([x_fake, y]), and the label part of dx is dropped.
-        Packed (PacGAN): D sees packs of samples, and dx is reshaped back to x_fake's shape.
-        Returns L_G (0-d array).
-        """
-        y = self._fake_labels(m, y_real)
-        self.G.zero_grad()
-        x_fake = self._generate(m, y)
-        s_fake = self.D.forward(self._d_input(x_fake, y))
-        loss = self.generator_loss(s_fake)
-        dx = self.D.backward(loss.ds_fake, param_grads=False)
-        if self.pack > 1:
-            dx = dx.reshape(x_fake.shape)
-        if y is not None:
-            dx = split_input_grad(dx, x_fake.shape[1])
-        self.G.backward(dx, need_dx=False)       # dL/dz is not needed
-        self.opt_G.step()
-        return _scalar(loss.value)
-
-    def _label_mask(self, joined):
-        """1 on the data part of a joined input, 0 on the label part (None if unconditional)."""
-        if not self.conditional:
-            return None
-        d = joined.shape[1] - self.n_classes
-        return label_mask(joined.shape, d, dtype=joined.dtype, xp=get_array_module(joined))
-
-    # -- checkpoints ---------------------------------------------------------------------
-    def state_dict(self):
-        """Flat {name: array}: ``G.<i>.<param>``, ``D.<i>.<param>`` (and BatchNorm
-        buffers), ``opt_G.<state>.<i>``, ``opt_D.<state>.<i>``. Arrays, not copies; the
-        optimisers' Python scalars (t, lr, betas, ...) go to ``meta()``."""
-        arrays = dict(self.G.state_dict("G."))
-        arrays.update(self.D.state_dict("D."))
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            for key, value in opt.state_dict().items():
-                if hasattr(value, "shape"):
-                    arrays[f"{name}.{key}"] = value
-        return arrays
-
-    def meta(self):
-        """JSON-able: loss, config, counters, optimiser scalars, generator states.
-
-        The noise generators' states are exact on NumPy (``bit_generator.state``), so a
-        resumed run is bit-identical to an uninterrupted one. CuPy generators cannot
-        export their state: ``load_state_dict`` then re-seeds them from (seed, calls) -
-        deterministic, but a different noise stream from the uninterrupted run.
-        Reads the last generator loss back to the host (call between steps, not in one).
-        """
-        optimizers = {}
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            optimizers[name] = {k: v for k, v in opt.state_dict().items()
-                                if not hasattr(v, "shape")}
-        return {
-            "format": META_FORMAT,
-            "loss": self.loss_name,
-            "config": dict(self.config),
-            "backend": backend_name(),
-            "g_steps": self.g_steps,
-            "d_steps": self.d_steps,
-            "calls": self.calls,
-            "d_since_g": self._d_since_g,
-            "last_g_loss": None if self._g_loss is None else float(self._g_loss),
-            "optimizers": optimizers,
-            "rng": _rng_state(self.rng),
-            "sample_rng": _rng_state(self._sample_rng),
-        }
-
-    def load_state_dict(self, arrays, meta):
-        """Restore models, optimisers, counters and generators from ``state_dict()`` /
-        ``meta()`` output (e.g. read back by ``tinygan.checkpoint.load``). The trainer
-        must have been built with the same loss and configuration."""
-        where = f"{type(self).__name__}.load_state_dict"
-        if meta.get("format") != META_FORMAT:
-            raise ValueError(f"{where}: meta is not a trainer's meta() (format "
-                             f"{meta.get('format')!r}, expected {META_FORMAT!r})")
-        if meta["loss"] != self.loss_name:
-            raise ValueError(f"{where}: checkpoint was written by a {meta['loss']!r} trainer, "
-                             f"this one is {self.loss_name!r}")
-        # the optimisers' hyperparameters are restored with their state (a schedule may
-        # have changed lr), so only the optimiser kind must agree
-        saved, mine = dict(meta["config"]), dict(self.config)
-        saved_opt, my_opt = saved.pop("optimizer", None), mine.pop("optimizer", None)
-        differ = {k: (v, mine.get(k)) for k, v in saved.items() if mine.get(k) != v}
-        if saved_opt and my_opt and saved_opt["kind"] != my_opt["kind"]:
-            differ["optimizer"] = (saved_opt["kind"], my_opt["kind"])
-        if differ:
-            raise ValueError(f"{where}: configuration differs from the checkpoint's "
-                             f"(name: (checkpoint, this trainer)): {differ}")
-        self.G.load_state_dict(arrays, "G.")
-        self.D.load_state_dict(arrays, "D.")
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            state = dict(meta["optimizers"][name])
-            prefix = name + "."
-            state.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-            opt.load_state_dict(state)
-        self.g_steps, self.d_steps = int(meta["g_steps"]), int(meta["d_steps"])
-        self._d_since_g = int(meta["d_since_g"])
-        last = meta["last_g_loss"]
-        xp = get_array_module(self.G.parameters()[0][0])
-        self._g_loss = None if last is None else xp.asarray(last, dtype=self.dtype)
-        self.rng = _restore_rng(meta["rng"], self.seed, self.calls, 0)
-        self._sample_rng = _restore_rng(meta["sample_rng"], self.seed, self.calls, 1)
-
-
-def _rng_state(rng):
-    """{"state": bit_generator.state} on NumPy (JSON-able ints and strings); None on CuPy."""
-    state = getattr(getattr(rng, "bit_generator", None), "state", None)
-    return {"state": state if isinstance(state, dict) else None}
-
-
-def _restore_rng(saved, seed, calls, stream):
-    """A generator in the saved state (NumPy) or re-seeded from (seed, calls, stream)."""
-    state = saved.get("state")
-    if state is not None and backend_name() == "numpy":
-        rng = make_rng(0)
-        rng.bit_generator.state = state
-        return rng
-    derived = numpy.random.SeedSequence([seed, calls, stream, 1]).generate_state(1)[0]
-    return make_rng(int(derived))
+            fake = d_loss(None, s_fake)
+            D.backward(fake.ds_fake, need_dx=False)
+            loss = DiscriminatorLossGrad(_scalar(real.value + fake.value), real.ds_real,
+                                         fake.ds_fake)
+        else:
+            xp = get_array_module(x_real)
+            s = D.forward(xp.concatenate([x_real, x_fake], axis=0))
+            s_real, s_fake = s[:x_real.shape[0]], s[x_real.shape[0]:]   # packs of D's input
+            loss = d_loss(s_real, s_fake)
+            D.backward(xp.concatenate([loss.ds_real, loss.ds_fake], axis=0), need_dx=False)
+        return DiscriminatorPass(loss, s_real, s_fake, x_real, x_fake)

@@ -16,23 +16,50 @@ The box (unnumbered in the paper; lines counted from its top)::
     9  end for
 
 One ``step()`` call runs lines 3-5 on the caller's minibatch x (line 4); every k-th call
-also runs lines 7-8. Line 8's "minimax" loss saturates when D rejects the fakes; the
+also runs lines 7-8 (``Trainer.generator_step``, the G update every box shares). Line 8's "minimax" loss saturates when D rejects the fakes; the
 paper's sec. 3 recommends instead maximising log D(G(z)): ``generator_loss=
 "nonsaturating"`` (make_trainer's "nsgan"). D outputs logits s, D(x) = sigma(s).
 """
 from __future__ import annotations
 
-from .. import losses
+from .. import checks, losses
 from ..backend import get_array_module
 from ..models import split_input_grad
 from ..nn.functional import sigmoid
-from .base import Trainer, _scalar, check_choice, check_int, check_real
+from .base import Trainer, _scalar
 
 GENERATOR_LOSSES = ("minimax", "nonsaturating")
 UPDATES = ("alternating", "simultaneous")
 
 
-class GAN(Trainer):
+class Algorithm1(Trainer):
+    """The loop of Goodfellow et al. 2014, Alg. 1, for any pair of losses: k D updates
+    (lines 3-5) per G update (lines 7-8, the shared ``generator_step``). GAN and LSGAN
+    fill in the losses and the statistics ``d_real`` / ``d_fake``."""
+
+    def __init__(self, G, D, opt_G, opt_D, k=1, **kwargs):
+        self.k = checks.integer(k, "k", type(self).__name__, low=1)
+        super().__init__(G, D, opt_G, opt_D, **kwargs)
+        self.config["k"] = self.k
+
+    def d_updates_per_g(self):
+        return self.k                                        # line 2: "for k steps"
+
+    def discriminator_step(self, x_real, y_real):
+        """Lines 3-5: one discriminator update on the real minibatch ``x_real``."""
+        self.D.zero_grad()
+        # line 3: z(1..m) ~ p_g(z), and the fakes G(z) (G([z, y]) when conditional);
+        # line 4: x(1..m) ~ p_data is the caller's minibatch x_real;
+        # line 5: ascend 1/m sum [log D(x) + log(1 - D(G(z)))] = descend discriminator_loss
+        d = self._discriminator_gradients(x_real, y_real)
+        self.opt_D.step()
+        return {"d_loss": _scalar(d.loss.value), **self._score_stats(d.s_real, d.s_fake)}, d.s_fake
+
+    def _score_stats(self, s_real, s_fake):
+        raise NotImplementedError
+
+
+class GAN(Algorithm1):
     """Goodfellow et al. 2014, Alg. 1, with k D updates per G update (k = 1 in the paper's
     experiments). Statistics: d_loss, g_loss, d_real = mean D(x), d_fake = mean D(G(z)).
 
@@ -48,18 +75,17 @@ class GAN(Trainer):
     def __init__(self, G, D, opt_G, opt_D, k=1, generator_loss="nonsaturating",
                  update="alternating", d_loss_scale=1.0, **kwargs):
         where = type(self).__name__
-        self.k = check_int(k, "k", 1, where)
-        self.generator_loss_name = check_choice(generator_loss, "generator_loss",
-                                                GENERATOR_LOSSES, where)
-        self.update = check_choice(update, "update", UPDATES, where)
-        if self.update == "simultaneous" and self.k != 1:
+        self.generator_loss_name = checks.choice(generator_loss, "generator_loss",
+                                                 GENERATOR_LOSSES, where)
+        self.update = checks.choice(update, "update", UPDATES, where)
+        if self.update == "simultaneous" and k != 1:
             raise ValueError(f"{where}: update='simultaneous' makes one D and one G update "
-                             f"per step, so k must be 1, got k={self.k}")
-        self.d_loss_scale = check_real(d_loss_scale, "d_loss_scale", where, strict=True)
-        if self.loss_name is None:     # LSGAN (a subclass) names itself
+                             f"per step, so k must be 1, got k={k}")
+        self.d_loss_scale = checks.positive(d_loss_scale, "d_loss_scale", where)
+        if self.loss_name is None:     # subclasses (InfoGAN) name themselves
             self.loss_name = "gan" if generator_loss == "minimax" else "nsgan"
-        super().__init__(G, D, opt_G, opt_D, **kwargs)
-        self.config.update(k=self.k, generator_loss=self.generator_loss_name)
+        super().__init__(G, D, opt_G, opt_D, k=k, **kwargs)
+        self.config["generator_loss"] = self.generator_loss_name
         if self.update != "alternating" or self.d_loss_scale != 1.0:   # older configs stay valid
             self.config.update(update=self.update, d_loss_scale=self.d_loss_scale)
 
@@ -86,15 +112,18 @@ class GAN(Trainer):
             D.backward(c dL_D/ds_f);  G.backward(dx)
             opt_D.step();  opt_G.step()                            both from the same point
 
-        with c = d_loss_scale. Every D loss here has ds_r depending on s_r alone, so the real
-        half is done before the fake forward overwrites D's caches.
+        with c = d_loss_scale. Every D loss here is a real term plus a fake term, so the
+        real half is done before the fake forward overwrites D's caches.
         """
         c = self.d_loss_scale
         self.D.zero_grad()
         self.G.zero_grad()
-        x_fake, y_fake = self._draw_fakes(x_real, y_real)
+        m = x_real.shape[0]
+        y_fake = self._fake_labels(m, y_real)
+        x_fake = self._generate(m, y_fake)
+        self._check_fake(x_fake, x_real)
         s_real = self.D.forward(self._d_input(x_real, y_real))
-        self.D.backward(c * self.discriminator_loss(s_real, s_real).ds_real, need_dx=False)
+        self.D.backward(c * self.discriminator_loss(s_real, None).ds_real, need_dx=False)
         s_fake = self.D.forward(self._d_input(x_fake, y_fake))
         g = self.generator_loss(s_fake)
         dx = self.D.backward(g.ds_fake, param_grads=False)
@@ -107,39 +136,17 @@ class GAN(Trainer):
         self.G.backward(dx, need_dx=False)
         self.opt_D.step()
         self.opt_G.step()
-        stats = {"d_loss": _scalar(d.value), "g_loss": _scalar(g.value)}
-        stats.update(self._score_stats(s_real, s_fake))
-        return stats
-
-    def d_updates_per_g(self):
-        return self.k                                        # line 2: "for k steps"
+        return {"d_loss": _scalar(d.value), "g_loss": _scalar(g.value),
+                **self._score_stats(s_real, s_fake)}
 
     def discriminator_loss(self, s_real, s_fake):
         """-(log D(x) + log(1 - D(G(z)))), averaged: descending it ascends line 5's sum."""
-        return losses.discriminator_loss(s_real, s_fake)
+        return losses.gan_discriminator(s_real, s_fake)
 
     def generator_loss(self, s_fake):
         if self.generator_loss_name == "minimax":
             return losses.generator_loss_minimax(s_fake)      # line 8: log(1 - D(G(z)))
         return losses.generator_loss_nonsaturating(s_fake)    # sec. 3: -log D(G(z))
-
-    def discriminator_step(self, x_real, y_real):
-        """Lines 3-5: one discriminator update on the real minibatch ``x_real``."""
-        self.D.zero_grad()
-        # line 3: z(1..m) ~ p_g(z), and the fakes G(z) (G([z, y]) when conditional)
-        x_fake, y_fake = self._draw_fakes(x_real, y_real)
-        # line 4: x(1..m) ~ p_data is the caller's minibatch x_real
-        # line 5: ascend 1/m sum [log D(x) + log(1 - D(G(z)))] = descend discriminator_loss
-        loss, s_real, s_fake = self._discriminator_gradients(
-            self._d_input(x_real, y_real), self._d_input(x_fake, y_fake), self.discriminator_loss)
-        self.opt_D.step()
-        stats = {"d_loss": _scalar(loss.value)}
-        stats.update(self._score_stats(s_real, s_fake))
-        return stats, s_fake
-
-    def generator_step(self, m, y_real):
-        """Lines 7-8: fresh z(1..m) ~ p_g(z), one generator update (D held fixed)."""
-        return self._generator_update(m, y_real)
 
     def _score_stats(self, s_real, s_fake):
         """d_real = mean sigma(s_real) = mean D(x), d_fake = mean D(G(z)) (before the update)."""

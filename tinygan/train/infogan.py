@@ -116,7 +116,7 @@ class InfoGAN(GAN):
             out_real = D.forward(x_real)
             s_real = self._split(out_real)[0]
             d_real = xp.zeros_like(out_real)
-            d_real[:, :1] = self.discriminator_loss(s_real, s_real).ds_real
+            d_real[:, :1] = self.discriminator_loss(s_real, None).ds_real
             D.backward(d_real, need_dx=False)
             out_fake = D.forward(x_fake)
             s_fake = self._split(out_fake)[0]

@@ -13,29 +13,24 @@ a = -1, b = 1, c = 0 is the Pearson chi^2 choice (eq. 8).
 """
 from __future__ import annotations
 
-import math
-
-from .. import losses
+from .. import checks, losses
 from ..backend import get_array_module
 from .base import _scalar
-from .gan import GAN
+from .gan import Algorithm1
 
 
-class LSGAN(GAN):
-    """GAN's loop with Mao et al.'s least-squares losses. Statistics: d_loss, g_loss,
+class LSGAN(Algorithm1):
+    """Alg. 1's loop with Mao et al.'s least-squares losses. Statistics: d_loss, g_loss,
     d_real = mean s(x), d_fake = mean s(G(z)) (raw scores: targets b = 1, a = 0)."""
 
     loss_name = "lsgan"
 
     def __init__(self, G, D, opt_G, opt_D, k=1, a=0.0, b=1.0, c=1.0, **kwargs):
-        for name, v in (("a", a), ("b", b), ("c", c)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"LSGAN: target {name} must be a finite number, got {v!r}")
-        if a == b:
+        self.a, self.b, self.c = (checks.real(v, f"target {name}", "LSGAN")
+                                  for name, v in (("a", a), ("b", b), ("c", c)))
+        if self.a == self.b:
             raise ValueError(f"LSGAN: the fake and real targets must differ, got a = b = {a}")
-        self.a, self.b, self.c = float(a), float(b), float(c)
         super().__init__(G, D, opt_G, opt_D, k=k, **kwargs)
-        self.config.pop("generator_loss")      # LSGAN's own generator loss, eq. 2
         self.config.update(a=self.a, b=self.b, c=self.c)
 
     def discriminator_loss(self, s_real, s_fake):

@@ -18,7 +18,7 @@ The box (Require: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5)::
    12  end while
 
 One ``step()`` call runs lines 3-7 on the caller's batch (line 3); every n_critic-th call
-also lines 9-11. Line 2 read literally runs n_critic + 1 times (t = 0, ..., n_critic);
+also lines 9-11 (``Trainer.generator_step``, the G update every box shares). Line 2 read literally runs n_critic + 1 times (t = 0, ..., n_critic);
 tinygan, like the authors' code, makes n_critic critic updates per generator update. The critic ascends the Wasserstein estimate of line 5, i.e. descends
 ``losses.wasserstein_critic`` = mean f(G(z)) - mean f(x); the generator descends
 ``losses.wasserstein_generator`` = -mean f(G(z)).
@@ -33,8 +33,8 @@ critic loop short at the end of an epoch.
 """
 from __future__ import annotations
 
-from .. import lipschitz, losses
-from .base import Trainer, _scalar, check_int, check_real
+from .. import checks, lipschitz, losses
+from .base import Trainer, _scalar
 
 WARMUP_G_STEPS = 25      # authors' code: gen_iterations < 25 ...
 WARMUP_EVERY = 500       # ... or gen_iterations % 500 == 0 ...
@@ -64,8 +64,8 @@ class WGAN(WassersteinObjective, Trainer):
 
     def __init__(self, G, D, opt_G, opt_D, n_critic=5, clip=0.01, warmup=False, **kwargs):
         where = type(self).__name__
-        self.n_critic = check_int(n_critic, "n_critic", 1, where)
-        self.clip = check_real(clip, "the clipping bound clip (c)", where, low=0.0, strict=True)
+        self.n_critic = checks.integer(n_critic, "n_critic", where, low=1)
+        self.clip = checks.positive(clip, "the clipping bound clip (c)", where)
         self.warmup = bool(warmup)
         super().__init__(G, D, opt_G, opt_D, **kwargs)
         self.config.update(n_critic=self.n_critic, clip=self.clip, warmup=self.warmup)
@@ -80,20 +80,11 @@ class WGAN(WassersteinObjective, Trainer):
     def discriminator_step(self, x_real, y_real):
         """Lines 3-7: one critic update on the real batch ``x_real``, then clipping."""
         self.D.zero_grad()
-        # line 3: {x(i)} ~ P_r is the caller's batch x_real
-        # line 4: {z(i)} ~ p(z), and g_theta(z)
-        x_fake, y_fake = self._draw_fakes(x_real, y_real)
+        # line 3: {x(i)} ~ P_r is the caller's batch x_real; line 4: {z(i)} ~ p(z), g(z);
         # line 5: g_w = grad_w [mean f(x) - mean f(g(z))]; we accumulate the gradient of
         #         its negative, the critic loss, and descend it
-        loss, _, s_fake = self._discriminator_gradients(
-            self._d_input(x_real, y_real), self._d_input(x_fake, y_fake), self.discriminator_loss)
-        # line 6: w <- w + alpha RMSProp(w, g_w)
-        self.opt_D.step()
-        # line 7: w <- clip(w, -c, c)
-        lipschitz.clip_weights(self.D, self.clip)
-        value = _scalar(loss.value)
-        return {"d_loss": value, "wasserstein": _scalar(-value)}, s_fake
-
-    def generator_step(self, m, y_real):
-        """Lines 9-11: fresh z ~ p(z), descend -mean f(g(z)) with RMSProp."""
-        return self._generator_update(m, y_real)
+        d = self._discriminator_gradients(x_real, y_real)
+        self.opt_D.step()                               # line 6: w <- w + alpha RMSProp(w, g_w)
+        lipschitz.clip_weights(self.D, self.clip)       # line 7: w <- clip(w, -c, c)
+        value = _scalar(d.loss.value)
+        return {"d_loss": value, "wasserstein": _scalar(-value)}, d.s_fake

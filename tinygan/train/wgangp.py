@@ -20,7 +20,8 @@ The box (Require: lambda = 10, n_critic = 5, alpha = 1e-4, beta1 = 0, beta2 = 0.
    13  end while
 
 One ``step()`` call runs lines 3-9 (the per-sample loop 3-8 vectorised over the batch)
-on the caller's batch; every n_critic-th call also lines 11-12. The penalty's parameter
+on the caller's batch; every n_critic-th call also lines 11-12 (``Trainer.generator_step``,
+the G update every box shares). The penalty's parameter
 gradient is the double backprop of ``lipschitz.gradient_penalty``, so the critic must not
 contain BatchNorm (sec. 4: "no critic batch normalization").
 
@@ -33,9 +34,9 @@ carries the real label) and the norm runs over the data part only (``mask``).
 """
 from __future__ import annotations
 
-from .. import lipschitz
+from .. import checks, lipschitz
 from ..nn.base import PenaltyIncompatibleError
-from .base import Trainer, _scalar, check_int, check_real
+from .base import Trainer, _scalar
 from .wgan import WassersteinObjective
 
 
@@ -48,9 +49,9 @@ class WGANGP(WassersteinObjective, Trainer):
 
     def __init__(self, G, D, opt_G, opt_D, n_critic=5, lam=10.0, one_sided=False, **kwargs):
         where = type(self).__name__
-        self.n_critic = check_int(n_critic, "n_critic", 1, where)
-        lam = check_real(lam, "the penalty weight lam", where, low=0.0)
-        if not D.supports_jvp:
+        self.n_critic = checks.integer(n_critic, "n_critic", where, low=1)
+        lam = checks.real(lam, "the penalty weight lam", where, low=0.0)
+        if D.mixes_samples:
             raise PenaltyIncompatibleError(
                 f"{where}: the critic contains a layer that mixes samples (BatchNorm); the "
                 "gradient penalty needs per-sample input gradients. Build it without "
@@ -67,22 +68,16 @@ class WGANGP(WassersteinObjective, Trainer):
     def discriminator_step(self, x_real, y_real):
         """Lines 3-9 for a whole batch: one critic update on ``x_real``."""
         self.D.zero_grad()
-        # line 4: x ~ P_r (the caller's batch), z ~ p(z); line 5: x~ = G(z)
-        x_fake, y_fake = self._draw_fakes(x_real, y_real)
-        x_real_j, x_fake_j = self._d_input(x_real, y_real), self._d_input(x_fake, y_fake)
+        # line 4: x ~ P_r (the caller's batch), z ~ p(z); line 5: x~ = G(z);
         # line 7, first part: D(x~) - D(x), its gradient added into D's grads
-        loss, _, s_fake = self._discriminator_gradients(x_real_j, x_fake_j, self.discriminator_loss)
+        d = self._discriminator_gradients(x_real, y_real)
         # line 4: eps ~ U[0, 1]; line 6: x^ = eps x + (1 - eps) x~
-        x_hat, _ = lipschitz.interpolate(x_real_j, x_fake_j, self.rng)
+        x_hat, _ = lipschitz.interpolate(d.x_real, d.x_fake, self.rng)
         # line 7, penalty: lam mean (||grad D(x^)|| - 1)^2, its gradient added too
         gp = lipschitz.gradient_penalty(self.D, x_hat, lam=self.lam, one_sided=self.one_sided,
                                         mask=self._label_mask(x_hat))
         # line 9: w <- Adam(grad_w 1/m sum L(i))
         self.opt_D.step()
-        critic = _scalar(loss.value)
+        critic = _scalar(d.loss.value)
         return {"d_loss": _scalar(critic + gp.value), "wasserstein": _scalar(-critic),
-                "gp": _scalar(gp.value), "grad_norm": _scalar(gp.grad_norm_mean)}, s_fake
-
-    def generator_step(self, m, y_real):
-        """Lines 11-12: fresh z ~ p(z), descend -mean D(G(z)) with Adam."""
-        return self._generator_update(m, y_real)
+                "gp": _scalar(gp.value), "grad_norm": _scalar(gp.grad_norm_mean)}, d.s_fake
