@@ -303,7 +303,7 @@ def main(argv=None) -> int:
         import tinygan  # noqa: F401
     except ImportError:  # running from a source checkout without installing
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from tinygan import backend, loop
+    from tinygan import backend, loop, plot
     from tinygan.checkpoint import CheckpointError
     from tinygan.data import Minibatches, MNISTFormatError, MNISTNotFoundError, load_mnist
     from tinygan.train import DEFAULTS, make_trainer
@@ -356,11 +356,13 @@ def main(argv=None) -> int:
     if not a.resume:
         _write_json(os.path.join(a.out, "config.json"), config)
 
-    on_epoch_end = None
+    pictures = plot.EpochPictures(a.out, trainer, value_range=value_range)
+    on_epoch_end = pictures
     if a.parzen_every:
         parzen = _parzen_logger(os.path.join(a.out, "parzen.jsonl"), a.seed, value_range)
 
         def on_epoch_end(epoch, trainer, history):
+            pictures(epoch, trainer, history)
             if epoch % a.parzen_every == 0:
                 parzen(epoch, trainer, history)
 
@@ -368,7 +370,7 @@ def main(argv=None) -> int:
     try:
         result = loop.fit(trainer, batches, a.epochs, a.out, log_every=a.log_every,
                           resume=a.resume, progress=not a.no_progress,
-                          on_epoch_end=on_epoch_end, value_range=value_range)
+                          on_epoch_end=on_epoch_end)
     except loop.TrainingDiverged as err:
         return fail(str(err), status=1)
     except KeyboardInterrupt:
@@ -393,9 +395,9 @@ def main(argv=None) -> int:
                           if k not in ("iteration", "g_step"))
         print(f"final (iteration {int(h['iteration'][-1])}, G step {int(h['g_step'][-1])}): "
               f"{final}")
-    last_grid = os.path.join(a.out, loop.grid_name(result.epochs_done))
+    last_grid = os.path.join(a.out, plot.grid_name(result.epochs_done))
     print(f"sample grid: {last_grid}")
-    print(f"loss curves: {os.path.join(a.out, loop.LOSSES_NAME)}")
+    print(f"loss curves: {os.path.join(a.out, plot.LOSSES_NAME)}")
     print(f"checkpoint:  {result.checkpoint_path}")
     if a.n_samples:
         t1 = time.perf_counter()

@@ -86,6 +86,13 @@ def test_the_graph_sees_relative_and_deferred_imports():
     assert "tinygan.nn.functional" in graph["tinygan.nn"]           # from . import functional
 
 
+def test_training_code_draws_nothing():
+    """Pictures are an epoch-end callback (plot.EpochPictures) that the caller attaches."""
+    graph = import_graph()
+    for module in ("tinygan.loop", "tinygan.train", "tinygan.train.base"):
+        assert "tinygan.plot" not in graph[module]
+
+
 def test_package_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

@@ -5,7 +5,7 @@ import os
 import numpy
 import pytest
 
-from tinygan import backend, checkpoint, loop, models
+from tinygan import backend, checkpoint, loop, models, plot
 from tinygan.data import Minibatches
 from tinygan.train import make_trainer
 
@@ -34,7 +34,9 @@ def _batches(conditional=False):
 
 
 def _fit(trainer, batches, epochs, out, **kw):
+    """fit as the example runs it: with the pictures attached."""
     kw.setdefault("log_every", 4)
+    kw.setdefault("on_epoch_end", plot.EpochPictures(out, trainer))
     return loop.fit(trainer, batches, epochs, out, progress=False, log=None, **kw)
 
 
@@ -52,8 +54,12 @@ def test_history_and_files(xp, tmp_path):
     arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
     assert meta["epoch"] == 2 and meta["iteration"] == 12
     assert meta["trainer"]["d_steps"] == 12
-    assert arrays["loop.fixed_z"].shape == (100, NOISE)
     numpy.testing.assert_array_equal(arrays["history.d_loss"], h["d_loss"])
+
+
+def test_the_loop_draws_nothing_itself(xp, tmp_path):
+    loop.fit(_trainer(), _batches(), 1, tmp_path, progress=False, log=None)
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
 
 
 def test_logged_values_are_interval_means(xp, tmp_path):
@@ -172,10 +178,10 @@ def test_bad_arguments(xp, tmp_path):
 
 
 def test_conditional_grid_inputs(xp):
-    z, y = loop.fixed_inputs(_trainer(conditional=True), 100)
+    z, y = plot.fixed_inputs(_trainer(conditional=True), 100)
     assert z.shape == (100, NOISE)
     numpy.testing.assert_array_equal(backend.to_numpy(y), numpy.repeat(numpy.arange(10), 10))
-    z2, _ = loop.fixed_inputs(_trainer(conditional=True, seed=5), 100)
+    z2, _ = plot.fixed_inputs(_trainer(conditional=True, seed=5), 100)
     numpy.testing.assert_array_equal(backend.to_numpy(z), backend.to_numpy(z2))  # own generator
 
 

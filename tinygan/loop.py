@@ -1,4 +1,4 @@
-"""The epoch loop around a trainer: progress bar, pictures, checkpoints, resume.
+"""The epoch loop around a trainer: progress bar, checkpoints, resume.
 
 :func:`fit` runs ``trainer.step`` over the minibatches for some epochs. The trainer
 owns the algorithm (one discriminator/critic update per call, a generator update every
@@ -15,10 +15,10 @@ k-th / n_critic-th call, :mod:`tinygan.train`); this module owns everything arou
   :class:`TrainingDiverged`, naming the iteration and the statistic. Checkpoints are
   only written at epoch ends after a finite check, so the last good checkpoint is left
   untouched, byte for byte;
-* at each epoch end: a grid of samples from a fixed noise batch (conditional models:
-  one row per class) ``samples_epoch_{e:03d}.png``, the curves ``losses.png``, and an
-  atomic checkpoint ``checkpoint.npz`` (trainer state, data-loader position, history,
-  the fixed noise, the epoch) through :mod:`tinygan.checkpoint`, no pickle;
+* at each epoch end: an atomic checkpoint ``checkpoint.npz`` (trainer state,
+  data-loader position, history, the epoch) through :mod:`tinygan.checkpoint`, no
+  pickle; then the caller's ``on_epoch_end`` callback, e.g. the pictures of
+  :class:`tinygan.plot.EpochPictures` (the loop itself draws nothing);
 * resume: ``fit(..., resume=True)`` reloads that checkpoint and continues with the next
   epoch. Since the trainer restores its generator states and counters and the loader
   its position, the resumed run is bit-identical (on NumPy) to an uninterrupted one.
@@ -36,23 +36,16 @@ from typing import Callable, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, checkpoint, plot
+from . import backend, checkpoint, checks
 from .atomic import atomic_open
 from .backend import get_array_module, to_numpy
 
-__all__ = ["fit", "FitResult", "TrainingDiverged", "save_samples", "fixed_inputs",
-           "CHECKPOINT_NAME", "LOSSES_NAME", "grid_name"]
+__all__ = ["fit", "FitResult", "TrainingDiverged", "save_samples", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
-LOSSES_NAME = "losses.png"
 _FORMAT = "tinygan.loop/1"
 # History columns that are x coordinates rather than statistics of the step.
 _X_COLUMNS = ("iteration", "g_step")
-
-
-def grid_name(epoch: int) -> str:
-    """File name of the sample grid written after ``epoch`` (1-based) epochs."""
-    return f"samples_epoch_{epoch:03d}.png"
 
 
 class TrainingDiverged(RuntimeError):
@@ -93,32 +86,6 @@ class FitResult(NamedTuple):
     epochs_done: int         # epochs completed in total (including resumed ones)
     epoch_times: list        # wall seconds of each epoch run by this call
     checkpoint_path: str     # the checkpoint written at the last epoch end
-
-
-# -- fixed inputs for the sample grids -------------------------------------------
-def fixed_inputs(trainer, n: int = 100, seed: int = 0):
-    """The noise (and labels) behind every epoch's grid: ``(z, y)`` device arrays.
-
-    Conditional trainers get ``n_classes`` rows of ``n // n_classes`` samples each, row
-    i showing class i (``y`` int64 labels, ``y = [0]*k + [1]*k + ...``); otherwise ``y``
-    is None. z comes from ``trainer.sample_noise`` with its own generator seeded by
-    ``seed`` (never the training generator, so drawing it does not change the run); it
-    is stored in the checkpoint, so every grid, also after a resume, shows the same z.
-    """
-    xp = backend.get_backend()
-    rng = backend.make_rng(seed)
-    if getattr(trainer, "conditional", False):
-        k = trainer.n_classes
-        per_class = max(1, n // k)
-        y = xp.repeat(xp.arange(k, dtype=xp.int64), per_class)
-        return trainer.sample_noise(k * per_class, rng=rng), y
-    return trainer.sample_noise(n, rng=rng), None
-
-
-def _grid_nrow(trainer, n_grid: int) -> int:
-    if getattr(trainer, "conditional", False):
-        return max(1, n_grid // trainer.n_classes)
-    return min(10, n_grid)
 
 
 # -- statistics --------------------------------------------------------------------
@@ -164,12 +131,9 @@ def _postfix(row: dict) -> dict:
 
 
 # -- checkpoint ------------------------------------------------------------------
-def _save_checkpoint(path, trainer, batches, history, epoch, iteration, fixed_z, fixed_y) -> None:
+def _save_checkpoint(path, trainer, batches, history, epoch, iteration) -> None:
     arrays = {"trainer." + k: v for k, v in trainer.state_dict().items()}
     arrays.update({"history." + k: np.asarray(v, dtype=np.float64) for k, v in history.items()})
-    arrays["loop.fixed_z"] = fixed_z
-    if fixed_y is not None:
-        arrays["loop.fixed_y"] = fixed_y
     meta = {"format": _FORMAT, "epoch": epoch, "iteration": iteration,
             "history_columns": list(history), "trainer": trainer.meta(),
             "batches": batches.state_dict()}
@@ -177,7 +141,7 @@ def _save_checkpoint(path, trainer, batches, history, epoch, iteration, fixed_z,
 
 
 def _load_checkpoint(path, trainer, batches):
-    """Restore trainer and loader from ``path``; returns (history, epoch, iteration, z, y)."""
+    """Restore trainer and loader from ``path``; returns (history, epoch, iteration)."""
     arrays, meta = checkpoint.load(path)
     if meta.get("format") != _FORMAT:
         raise checkpoint.CheckpointError(
@@ -188,17 +152,13 @@ def _load_checkpoint(path, trainer, batches):
         meta["trainer"])
     batches.load_state_dict(meta["batches"])
     history = {k: [float(v) for v in arrays["history." + k]] for k in meta["history_columns"]}
-    xp = backend.get_backend()
-    fixed_z = xp.asarray(arrays["loop.fixed_z"])
-    fixed_y = xp.asarray(arrays["loop.fixed_y"]) if "loop.fixed_y" in arrays else None
-    return history, int(meta["epoch"]), int(meta["iteration"]), fixed_z, fixed_y
+    return history, int(meta["epoch"]), int(meta["iteration"])
 
 
 # -- the loop --------------------------------------------------------------------
 def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: bool = False,
-        checkpoint_path=None, n_grid: int = 100, fixed_noise=None,
-        on_epoch_end: Callable | None = None, progress: bool = True,
-        log: Callable[[str], None] | None = print, value_range=(-1.0, 1.0)) -> FitResult:
+        checkpoint_path=None, on_epoch_end: Callable | None = None, progress: bool = True,
+        log: Callable[[str], None] | None = print) -> FitResult:
     """Train ``trainer`` on ``batches`` until ``epochs`` epochs are done in total.
 
     trainer:     a :mod:`tinygan.train` trainer (``step``, ``sample``, ``sample_noise``,
@@ -206,25 +166,19 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     batches:     a :class:`tinygan.data.Minibatches`; labels are passed to
                  ``trainer.step`` when the trainer is conditional.
     epochs:      total epochs (a resumed run continues from the checkpoint's epoch).
-    out_dir:     folder for ``samples_epoch_{e:03d}.png``, ``losses.png`` and
-                 ``checkpoint.npz`` (or ``checkpoint_path``).
+    out_dir:     folder for ``checkpoint.npz`` (or give ``checkpoint_path``).
     log_every:   iterations between logged statistics (host syncs, NaN checks,
                  progress-bar updates); each logged value is the mean over the
                  iterations since the previous log; every epoch's last batch is logged.
     resume:      continue from the checkpoint (FileNotFoundError when there is none).
-    n_grid:      samples in each grid (conditional: rounded to rows of n_classes).
-    fixed_noise: ``(z, y)`` for the grids (default: :func:`fixed_inputs`).
-    on_epoch_end: ``callback(epoch, trainer, history)`` after each epoch's files are
-                 written (``epoch`` 1-based).
+    on_epoch_end: ``callback(epoch, trainer, history)`` after each epoch's checkpoint
+                 is written (``epoch`` 1-based), e.g. :class:`tinygan.plot.EpochPictures`.
     log:         where the one-line epoch summaries go (None: silent).
-    value_range: the generator's output range, for the grids ((0, 1) for a sigmoid G).
 
     Returns a :class:`FitResult`. Raises :class:`TrainingDiverged` on NaN/inf.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
-        raise ValueError(f"log_every must be an int >= 1, got {log_every!r}")
+    epochs = checks.integer(epochs, "epochs", "fit", low=0)
+    log_every = checks.integer(log_every, "log_every", "fit", low=1)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     ckpt = os.fspath(checkpoint_path) if checkpoint_path else os.path.join(out_dir, CHECKPOINT_NAME)
@@ -234,12 +188,10 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     say = log or (lambda _msg: None)
 
     if resume:
-        history, epoch, iteration, fixed_z, fixed_y = _load_checkpoint(ckpt, trainer, batches)
+        history, epoch, iteration = _load_checkpoint(ckpt, trainer, batches)
         say(f"resumed from {ckpt} after epoch {epoch} (iteration {iteration})")
     else:
         history, epoch, iteration = {}, 0, 0
-        fixed_z, fixed_y = fixed_noise if fixed_noise is not None else fixed_inputs(trainer, n_grid)
-    nrow = _grid_nrow(trainer, int(fixed_z.shape[0]))
     if batches.epochs_done != epoch:
         raise ValueError(
             f"the minibatches have served {batches.epochs_done} epochs but training is at epoch "
@@ -276,11 +228,7 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
         if bad is not None:
             raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt,
                                    kind="parameter (holds NaN/inf; the statistics looked finite)")
-        grid = trainer.sample(z=fixed_z, y=fixed_y)
-        plot.save_sample_grid(grid, os.path.join(out_dir, grid_name(epoch)), nrow=nrow,
-                              value_range=value_range)
-        plot.save_loss_curves(history, os.path.join(out_dir, LOSSES_NAME))
-        _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration, fixed_z, fixed_y)
+        _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration)
         epoch_times.append(seconds)
         last = {k: v[-1] for k, v in history.items() if k not in _X_COLUMNS}
         say(f"epoch {epoch}/{epochs}: {seconds:.1f} s, "
@@ -298,10 +246,8 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
     batch). Conditional trainers get ``labels`` (default: balanced, ``i mod n_classes``).
     The file is written atomically (temporary file, then ``os.replace``). Returns ``path``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = checks.integer(n, "n", "save_samples", low=1)
+    batch_size = checks.integer(batch_size, "batch_size", "save_samples", low=1)
     conditional = bool(getattr(trainer, "conditional", False))
     if conditional and labels is None:
         labels = np.arange(n, dtype=np.int64) % trainer.n_classes

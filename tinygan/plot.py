@@ -1,4 +1,6 @@
-"""Pictures of training: sample grids, loss curves, 2-D scatter progressions.
+"""Pictures of training: sample grids, loss curves, 2-D scatter progressions, and
+:class:`EpochPictures`, the epoch-end callback of :func:`tinygan.loop.fit` that draws a
+run's grids and curves (training code itself draws nothing).
 
 Plotting happens outside the training step, so every function first takes a host copy
 of its arrays (:func:`tinygan.backend.to_numpy`) and works with NumPy from there on.
@@ -19,11 +21,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import backend
 from .atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_progression",
-           "save_scatter_table", "save_curves_1d"]
+           "save_scatter_table", "save_curves_1d", "EpochPictures", "fixed_inputs",
+           "grid_name", "LOSSES_NAME"]
+
+LOSSES_NAME = "losses.png"
 
 # Statistics whose name contains one of these go on the "losses" panel of the curves;
 # everything else (D(x), D(G(z)), the Wasserstein estimate, gradient norms) goes on a
@@ -333,3 +339,49 @@ def _points_1d(a, what: str) -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"save_metric_curve: {what} must be one-dimensional, got shape {a.shape}")
     return a
+
+
+# -- the pictures of a training run, after each epoch -------------------------------
+def grid_name(epoch: int) -> str:
+    """File name of the sample grid written after ``epoch`` (1-based) epochs."""
+    return f"samples_epoch_{epoch:03d}.png"
+
+
+def fixed_inputs(trainer, n: int = 100, seed: int = 0):
+    """The noise (and labels) behind every epoch's grid: ``(z, y)`` device arrays.
+
+    Conditional trainers get ``n_classes`` rows of ``n // n_classes`` samples each, row
+    i showing class i (``y`` int64 labels, ``y = [0]*k + [1]*k + ...``); otherwise ``y``
+    is None. z comes from ``trainer.sample_noise`` with its own generator seeded by
+    ``seed`` (never the training generator, so drawing it does not change the run), so
+    a resumed run draws the same z again and every grid shows the same z.
+    """
+    xp = backend.get_backend()
+    rng = backend.make_rng(seed)
+    if getattr(trainer, "conditional", False):
+        k = trainer.n_classes
+        per_class = max(1, n // k)
+        y = xp.repeat(xp.arange(k, dtype=xp.int64), per_class)
+        return trainer.sample_noise(k * per_class, rng=rng), y
+    return trainer.sample_noise(n, rng=rng), None
+
+
+class EpochPictures:
+    """``fit(..., on_epoch_end=EpochPictures(out_dir, trainer))``: after each epoch, 100
+    samples from one fixed noise batch (:func:`fixed_inputs`; conditional models: one
+    row per class) as ``samples_epoch_{e:03d}.png``, and the logged statistics as
+    ``losses.png``. ``noise``: ``(z, y)`` for the grids instead of :func:`fixed_inputs`'s;
+    ``value_range``: G's output range ((0, 1) for a sigmoid G)."""
+
+    def __init__(self, out_dir, trainer, n_grid: int = 100, noise=None, value_range=(-1.0, 1.0)):
+        self.out_dir, self.value_range = os.fspath(out_dir), value_range
+        self.z, self.y = noise if noise is not None else fixed_inputs(trainer, n_grid)
+        n = int(self.z.shape[0])
+        self.nrow = (max(1, n // trainer.n_classes) if getattr(trainer, "conditional", False)
+                     else min(10, n))
+
+    def __call__(self, epoch, trainer, history):
+        grid = trainer.sample(z=self.z, y=self.y)
+        save_sample_grid(grid, os.path.join(self.out_dir, grid_name(epoch)), nrow=self.nrow,
+                         value_range=self.value_range)
+        save_loss_curves(history, os.path.join(self.out_dir, LOSSES_NAME))
