@@ -124,7 +124,7 @@ def test_batchnorm_rejects_bad_input(xp, rng):
         layer.forward(rng.standard_normal((1, 3), dtype=xp.float32))
     layer.eval()  # a single sample is fine with running statistics
     assert layer.forward(rng.standard_normal((1, 3), dtype=xp.float32)).shape == (1, 3)
-    with pytest.raises(ValueError, match="momentum must be in"):
+    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\]"):
         nn.BatchNorm(3, momentum=1.5)
-    with pytest.raises(ValueError, match="num_features must be a positive integer"):
+    with pytest.raises(ValueError, match="num_features must be an integer >= 1"):
         nn.BatchNorm(0)

@@ -242,11 +242,11 @@ def test_conv_rejects_bad_input(xp, rng):
 
 
 def test_conv_rejects_bad_hyperparameters(xp):
-    with pytest.raises(ValueError, match="stride must be >= 1"):
+    with pytest.raises(ValueError, match="stride must be an integer >= 1"):
         nn.Conv2d(1, 1, 3, stride=0)
-    with pytest.raises(ValueError, match="padding must be >= 0"):
+    with pytest.raises(ValueError, match="padding must be an integer >= 0"):
         nn.Conv2d(1, 1, 3, padding=-1)
-    with pytest.raises(ValueError, match="kernel size k must be >= 1"):
+    with pytest.raises(ValueError, match="kernel size k must be an integer >= 1"):
         nn.ConvTranspose2d(1, 1, 0)
     with pytest.raises(TypeError, match="kernel size k must be an integer"):
         nn.Conv2d(1, 1, 2.5)

@@ -333,8 +333,9 @@ def test_layer_without_jvp_raises_clear_error(xp, rng):
 def test_penalty_rejects_bad_arguments(xp, rng):
     critic = _mlp_critic(nn.Tanh, rng)
     x_hat = rng.standard_normal((4, 5))
-    for lam in (-1.0, float("nan"), "10"):
-        with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+    for lam, error in ((-1.0, "lam must be >= 0"), (float("nan"), "lam must be finite"),
+                       ("10", "lam must be a real number")):
+        with pytest.raises((TypeError, ValueError), match=error):
             gradient_penalty(critic, x_hat, lam=lam)
     with pytest.raises(ValueError, match="does not broadcast to x_hat's shape"):
         gradient_penalty(critic, x_hat, mask=xp.ones((1, 4)))
@@ -390,7 +391,7 @@ def test_clip_weights(xp, rng):
 
 @pytest.mark.parametrize("c", [0, -0.01, float("inf"), float("nan"), "0.01", None])
 def test_clip_weights_rejects_bad_bound(xp, c):
-    with pytest.raises(ValueError, match="c must be a finite number > 0"):
+    with pytest.raises((TypeError, ValueError), match="clipping bound c must be (> 0|finite|a real number)"):
         clip_weights(nn.Linear(2, 2), c)
 
 

@@ -194,7 +194,7 @@ def test_parzen_keeps_float32_and_rejects_mismatch(xp, rng):
     assert ll.dtype == xp.float32
     with pytest.raises(ValueError, match="dimensions differ"):
         metrics.parzen_log_likelihood(samples, samples[:, :2], 0.2)
-    with pytest.raises(ValueError, match="sigma must be positive"):
+    with pytest.raises(ValueError, match="sigma must be > 0"):
         metrics.parzen_log_likelihood(samples, samples, 0.0)
 
 
@@ -239,5 +239,5 @@ def test_mode_coverage_hand_made(xp):
 def test_mode_coverage_rejects_bad_input(xp):
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         metrics.mode_coverage(xp.zeros((5, 3)), numpy.zeros((2, 2)), 0.1)
-    with pytest.raises(ValueError, match="std must be positive"):
+    with pytest.raises(ValueError, match="std must be > 0"):
         metrics.mode_coverage(xp.zeros((5, 2)), numpy.zeros((2, 2)), 0.0)

@@ -29,7 +29,7 @@ import os
 import time
 from typing import NamedTuple
 
-from . import checkpoint, nn
+from . import checkpoint, checks, nn
 from .backend import DEFAULT_DTYPE, asarray, get_array_module, make_rng
 
 #: layer specs; the hash of (ARCH, RECIPE) names the cache file
@@ -178,8 +178,8 @@ def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = N
     lr = RECIPE["lr"] if lr is None else lr
     lr_decay = RECIPE["lr_decay"] if lr_decay is None else lr_decay
     seed = RECIPE["seed"] if seed is None else seed
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"train_classifier: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    epochs = checks.integer(epochs, "epochs", "train_classifier", low=1)
+    batch_size = checks.integer(batch_size, "batch_size", "train_classifier", low=1)
     net = build_network(seed).train()
     opt = Adam(net.parameters(), lr=lr, betas=tuple(RECIPE["betas"]))
     batches = Minibatches(x, y, batch_size=batch_size, seed=seed)

@@ -15,7 +15,6 @@ backprop". Nothing here moves data between host and device: every result is an a
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy
@@ -39,8 +38,7 @@ def clip_weights(model, c: float):
     (not on w). Every parameter is clipped, as in the authors' code (biases and any
     normalisation scales included). Optimisers stay bound: the arrays are not replaced.
     """
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
-        raise ValueError(f"clip_weights: the clipping bound c must be a finite number > 0, got {c!r}")
+    c = checks.positive(c, "the clipping bound c", "clip_weights")
     for param, _ in model.parameters():
         xp = get_array_module(param)
         xp.clip(param, -c, c, out=param)
@@ -206,8 +204,7 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
 
     Returns ``GradientPenalty(value, grad_norm_mean)``, 0-d arrays of x_hat's dtype.
     """
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"gradient_penalty: lam must be a finite number >= 0, got {lam!r}")
+    lam = checks.real(lam, "lam", "gradient_penalty", low=0.0)
     _check_second_order(critic)
     xp = get_array_module(x_hat)
     if mask is not None:

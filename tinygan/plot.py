@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import backend
+from . import backend, checks
 from .atomic import atomic_open
 from .backend import to_numpy
 
@@ -86,10 +86,8 @@ def make_grid(images, nrow: int = 10, padding: int = 2, pad_value: float = 1.0,
     (rows*(H+p)+p, nrow*(W+p)+p), rows = ceil(N / nrow), p = ``padding``. Empty cells
     and the padding take ``pad_value``. Built by one reshape/transpose, no loop.
     """
-    if nrow < 1:
-        raise ValueError(f"make_grid: nrow must be >= 1, got {nrow}")
-    if padding < 0:
-        raise ValueError(f"make_grid: padding must be >= 0, got {padding}")
+    nrow = checks.integer(nrow, "nrow", "make_grid", low=1)
+    padding = checks.integer(padding, "padding", "make_grid", low=0)
     low, high = (float(v) for v in value_range)
     if not high > low:
         raise ValueError(f"make_grid: value_range must be (low, high) with low < high, "
@@ -118,8 +116,7 @@ def save_sample_grid(images, path, nrow: int = 10, padding: int = 2, scale: int 
     interpolation), so the file stays small: 100 MNIST digits at scale 2 are 604 x 604.
     Returns the path written.
     """
-    if scale < 1:
-        raise ValueError(f"save_sample_grid: scale must be >= 1, got {scale}")
+    scale = checks.integer(scale, "scale", "save_sample_grid", low=1)
     grid = make_grid(images, nrow=nrow, padding=padding, value_range=value_range)
     grid = np.kron(grid, np.ones((scale, scale), dtype=grid.dtype))  # nearest upscaling
     dpi = 100.0

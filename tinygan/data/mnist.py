@@ -35,6 +35,8 @@ import zlib
 
 import numpy as np
 
+from .. import checks
+
 __all__ = [
     "load_mnist", "read_idx", "find_mnist_file", "search_dirs", "cache_dir",
     "clear_cache", "MNISTFormatError", "MNISTChecksumError", "MNISTNotFoundError",
@@ -127,8 +129,7 @@ def search_dirs(data_dir=None) -> list[str]:
 def find_mnist_file(name: str, data_dir=None, download: bool = True) -> str:
     """Path of the verified file ``name`` (e.g. ``"train-images-idx3-ubyte.gz"``),
     downloading it into :func:`cache_dir` when no searched folder holds it."""
-    if name not in SHA256:
-        raise ValueError(f"unknown MNIST file {name!r}; expected one of {sorted(SHA256)}")
+    checks.choice(name, "MNIST file", tuple(sorted(SHA256)), "find_mnist_file")
     dirs = search_dirs(data_dir)
     for d in dirs:
         path = os.path.join(d, name)
@@ -230,8 +231,7 @@ def _gunzip(path) -> bytes:
 
 
 def _parse_idx(raw: bytes, path, kind: str) -> np.ndarray:
-    if kind not in _IDX_MAGIC:
-        raise ValueError(f"kind must be 'images' or 'labels', got {kind!r}")
+    checks.choice(kind, "kind", tuple(_IDX_MAGIC), "read_idx")
     expected_magic = _IDX_MAGIC[kind]
     expected_ndim = expected_magic & 0xFF
     if len(raw) < 4:
@@ -320,14 +320,12 @@ def load_mnist(split: str = "train", data_dir=None, flatten: bool = True, downlo
     Raises :class:`MNISTNotFoundError` when the files are missing and cannot be
     downloaded, :class:`MNISTFormatError` when a file is corrupt.
     """
-    if split not in FILES:
-        raise ValueError(f"split must be one of {sorted(FILES)}, got {split!r}")
+    checks.choice(split, "split", tuple(sorted(FILES)), "load_mnist")
     try:
         value_range = tuple(float(v) for v in value_range)
     except (TypeError, ValueError):
         value_range = None
-    if value_range not in VALUE_RANGES:
-        raise ValueError(f"value_range must be one of {VALUE_RANGES}, got {value_range!r}")
+    checks.choice(value_range, "value_range", VALUE_RANGES, "load_mnist")
     images, labels = _load_split_uint8(split, data_dir, download)
     x = images.astype(np.float32)  # the one copy: uint8 -> float32
     if value_range == (0.0, 1.0):

@@ -35,7 +35,7 @@ import math
 
 import numpy
 
-from .. import backend
+from .. import backend, checks
 from ..backend import get_array_module
 
 __all__ = ["TOY_NAMES", "TOY_MODES", "sample_toy"]
@@ -67,10 +67,8 @@ def sample_toy(name: str, n: int, rng=None):
     """``n`` samples of the 2-D toy distribution ``name``: float32 array (n, 2) on the
     backend of ``rng`` (a NumPy or CuPy ``Generator``; the backend's default generator
     when None). Names: ring8, grid25, swissroll, spiral (see the module docstring)."""
-    if name not in TOY_NAMES:
-        raise ValueError(f"unknown toy distribution {name!r}; expected one of {TOY_NAMES}")
-    if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    checks.choice(name, "toy distribution", TOY_NAMES, "sample_toy")
+    n = checks.integer(n, "n", "sample_toy", low=1)
     n = int(n)
     rng = backend.default_rng() if rng is None else rng
     f32 = numpy.float32

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 
+from .. import checks
 from ..atomic import atomic_open
 from ..backend import asarray, get_array_module
 from .distances import precision_recall
@@ -72,8 +73,7 @@ def _get_classifier(classifier):
 
 def real_outputs(split: str = "test", classifier=None):
     """(features (N, 128), probs (N, 10)) of the real MNIST ``split`` digits, computed once."""
-    if split not in ("test", "train"):
-        raise ValueError(f"reference must be 'test' or 'train', got {split!r}")
+    checks.choice(split, "reference split", ("test", "train"), "real_outputs")
     clf = _get_classifier(classifier)
     key = ("real", split, id(clf))
     if key not in _cache:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from .. import checks
 from ..backend import get_array_module
 from .distances import pairwise_sq_distances
 
@@ -56,8 +57,7 @@ def parzen_log_densities(samples, points, sigma: float, block: int = BLOCK):
     """log p(x) (N,) of each row of ``points`` (N, d) under the Gaussian Parzen window of
     bandwidth ``sigma`` on ``samples`` (n, d); an array of the inputs' module and dtype."""
     _check(samples, points, "parzen_log_densities")
-    if sigma <= 0:
-        raise ValueError(f"parzen: sigma must be positive, got {sigma}")
+    sigma = checks.positive(sigma, "sigma", "parzen")
     xp = get_array_module(samples, points)
     d = samples.shape[1]
     out = xp.empty(points.shape[0], dtype=points.dtype)

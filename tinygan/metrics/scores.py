@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy
 
+from .. import checks
 from ..backend import get_array_module, to_numpy
 
 
@@ -33,8 +34,7 @@ def inception_score_from_probs(probs, splits: int = 10) -> InceptionScore:
     if probs.ndim != 2:
         raise ValueError(f"inception_score: expected probabilities of shape (N, K), got {tuple(probs.shape)}")
     n = probs.shape[0]
-    if not 1 <= splits <= n:
-        raise ValueError(f"inception_score: splits must be in [1, N={n}], got {splits}")
+    splits = checks.integer(splits, "splits", f"inception_score (N = {n})", low=1, high=n)
     xp = get_array_module(probs)
     p = probs.astype(xp.float64)
     tiny = xp.finfo(xp.float64).tiny  # log of 0 -> finite, multiplied by 0 -> 0
@@ -64,8 +64,7 @@ def mode_coverage(samples, centres, std: float, n_std: float = 3.0) -> ModeCover
     """
     if samples.ndim != 2 or samples.shape[1] != 2:
         raise ValueError(f"mode_coverage: expected samples of shape (n, 2), got {tuple(samples.shape)}")
-    if std <= 0:
-        raise ValueError(f"mode_coverage: std must be positive, got {std}")
+    std = checks.positive(std, "std", "mode_coverage")
     xp = get_array_module(samples)
     centres = xp.asarray(centres, dtype=samples.dtype)
     if centres.ndim != 2 or centres.shape[1] != 2:

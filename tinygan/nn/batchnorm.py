@@ -22,7 +22,7 @@ they fuse). Per-channel arrays have shape (1, C) or (1, C, 1, 1) and broadcast.
 """
 from __future__ import annotations
 
-from .. import kernels
+from .. import checks, kernels
 from ..backend import DEFAULT_DTYPE, get_array_module
 from .base import Layer, PenaltyIncompatibleError
 from .init import ones, zeros
@@ -81,13 +81,9 @@ class BatchNorm(Layer):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  dtype=DEFAULT_DTYPE):
         super().__init__()
-        if int(num_features) != num_features or num_features < 1:
-            raise ValueError(f"BatchNorm: num_features must be a positive integer, got {num_features}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be > 0, got {eps}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features = checks.integer(num_features, "num_features", "BatchNorm", low=1)
+        self.eps = checks.positive(eps, "eps", "BatchNorm")
+        self.momentum = checks.real(momentum, "momentum", "BatchNorm", low=0.0, high=1.0)
         self.add_param("gamma", ones((self.num_features,), dtype))
         self.add_param("beta", zeros((self.num_features,), dtype))
         self.running_mean = zeros((self.num_features,), dtype)

@@ -19,22 +19,11 @@ convolutional critics get the WGAN-GP double backprop for free.
 """
 from __future__ import annotations
 
-import operator
-
+from .. import checks
 from ..backend import DEFAULT_DTYPE
 from .affine import AffineLayer
 from .im2col import col2im, conv_output_size, from_channel_rows, im2col, to_channel_rows
 from .init import init_weight, zeros
-
-
-def _positive_int(value, name, layer, minimum=1):
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{layer}: {name} must be an integer, got {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{layer}: {name} must be >= {minimum}, got {value}")
-    return value
 
 
 class _ColumnMemo:
@@ -73,11 +62,11 @@ class _Conv(AffineLayer):
     def __init__(self, c_in, c_out, k, stride, padding):
         super().__init__()
         name = type(self).__name__
-        self.c_in = _positive_int(c_in, "c_in", name)
-        self.c_out = _positive_int(c_out, "c_out", name)
-        self.k = _positive_int(k, "kernel size k", name)
-        self.stride = _positive_int(stride, "stride", name)
-        self.padding = _positive_int(padding, "padding", name, minimum=0)
+        self.c_in = checks.integer(c_in, "c_in", name, low=1)
+        self.c_out = checks.integer(c_out, "c_out", name, low=1)
+        self.k = checks.integer(k, "kernel size k", name, low=1)
+        self.stride = checks.integer(stride, "stride", name, low=1)
+        self.padding = checks.integer(padding, "padding", name, low=0)
         self.x = None
 
     def _init_params(self, w_shape, fan_in, fan_out, bias, init, std, rng, dtype):
@@ -205,7 +194,7 @@ class ConvTranspose2d(_Conv):
                  output_padding: int = 0, bias: bool = True, init: str = "normal",
                  std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE):
         super().__init__(c_in, c_out, k, stride, padding)
-        op = _positive_int(output_padding, "output_padding", "ConvTranspose2d", minimum=0)
+        op = checks.integer(output_padding, "output_padding", "ConvTranspose2d", low=0)
         if op >= self.stride:
             raise ValueError(
                 f"ConvTranspose2d: output_padding must be smaller than the stride "

@@ -4,6 +4,7 @@ Shapes: x (m, n_in), W (n_in, n_out), b (n_out,), y (m, n_out).
 """
 from __future__ import annotations
 
+from .. import checks
 from ..backend import DEFAULT_DTYPE
 from .affine import AffineLayer
 from .init import init_weight, zeros
@@ -25,11 +26,10 @@ class Linear(AffineLayer):
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str = "he",
                  std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE, irange: float | None = None):
         super().__init__()
-        if n_in < 1 or n_out < 1:
-            raise ValueError(f"Linear: n_in and n_out must be positive, got {n_in}, {n_out}")
-        self.n_in, self.n_out = n_in, n_out
+        self.n_in = checks.integer(n_in, "n_in", "Linear", low=1)
+        self.n_out = checks.integer(n_out, "n_out", "Linear", low=1)
         self.add_param("W", init_weight((n_in, n_out), n_in, n_out, init, std, rng, dtype,
-                                              irange=irange))
+                                        irange=irange))
         if bias:
             self.add_param("b", zeros((n_out,), dtype))
 

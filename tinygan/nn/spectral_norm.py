@@ -13,6 +13,7 @@ only ``_matrix``.
 """
 from __future__ import annotations
 
+from .. import checks
 from ..backend import DEFAULT_DTYPE, default_rng, get_array_module
 from .conv import Conv2d
 from .linear import Linear
@@ -49,13 +50,9 @@ class SpectralNorm:
 
     def _init_spectral_norm(self, n_power_iterations, eps, rng, dtype):
         where = type(self).__name__
-        if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) \
-                or n_power_iterations < 1:
-            raise ValueError(f"{where}: n_power_iterations must be an integer >= 1, "
-                             f"got {n_power_iterations!r}")
-        if not eps > 0:
-            raise ValueError(f"{where}: eps must be > 0, got {eps!r}")
-        self.n_power_iterations, self.eps = n_power_iterations, eps
+        self.n_power_iterations = checks.integer(n_power_iterations, "n_power_iterations",
+                                                 where, low=1)
+        self.eps = checks.positive(eps, "eps", where)
         rows, cols = self._matrix(self.params["W"]).shape
         rng = default_rng() if rng is None else rng
         self.u = self._normalize(rng.standard_normal(size=(cols,)).astype(dtype))
