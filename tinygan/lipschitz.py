@@ -127,11 +127,10 @@ class GradientPenalty(NamedTuple):
 
 
 def _leaf_layers(layer, path="critic"):
-    """Yield (path, layer) for every leaf layer, descending into containers with .layers."""
-    children = getattr(layer, "layers", None)
-    if children is None:
+    """Yield (path, layer) for every leaf layer, descending into containers (Sequential)."""
+    children = layer.children() if isinstance(layer, Layer) else []
+    if not children:
         yield path, layer
-        return
     for i, child in enumerate(children):
         yield from _leaf_layers(child, f"{path}[{i}]")
 

@@ -13,20 +13,10 @@ from __future__ import annotations
 
 import numpy
 
-from .. import backend
+from .. import backend, checks
 from ..backend import get_array_module
 
 __all__ = ["Minibatches", "one_hot"]
-
-
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bound = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
 
 
 class Minibatches:
@@ -55,8 +45,8 @@ class Minibatches:
                 raise ValueError(f"y must have shape (N,), got {getattr(y, 'shape', type(y))}")
             if int(y.shape[0]) != n:
                 raise ValueError(f"x holds {n} samples but y holds {int(y.shape[0])} labels")
-        self.batch_size = _check_int(batch_size, "batch_size", 1, n)
-        self.seed = _check_int(seed, "seed", 0)
+        self.batch_size = checks.integer(batch_size, "batch_size", "Minibatches", 1, n)
+        self.seed = checks.integer(seed, "seed", "Minibatches", 0)
         self.drop_last = bool(drop_last)
         self.n = n
         self.x = backend.asarray(x)  # the one host -> device copy
@@ -120,9 +110,9 @@ class Minibatches:
         for key in ("seed", "epoch", "batch"):
             if key not in state:
                 raise KeyError(f"Minibatches state is missing {key!r}")
-        self.seed = _check_int(state["seed"], "seed", 0)
-        self._epoch = _check_int(state["epoch"], "epoch", 0)
-        self._batch = _check_int(state["batch"], "batch", 0, max(len(self) - 1, 0))
+        self.seed = checks.integer(state["seed"], "seed", "Minibatches", 0)
+        self._epoch = checks.integer(state["epoch"], "epoch", "Minibatches", 0)
+        self._batch = checks.integer(state["batch"], "batch", "Minibatches", 0, max(len(self) - 1, 0))
 
     def __repr__(self):
         return (f"Minibatches(n={self.n}, batch_size={self.batch_size}, seed={self.seed}, "
@@ -138,7 +128,7 @@ def one_hot(labels, n_classes: int, check: bool | None = None):
     device -> host sync, so inside a training step it is skipped unless asked for (an
     out-of-range label then gives an all-zero row).
     """
-    n_classes = _check_int(n_classes, "n_classes", 1)
+    n_classes = checks.integer(n_classes, "n_classes", "one_hot", 1)
     on_host = isinstance(labels, (numpy.ndarray, list, tuple))
     labels = backend.asarray(labels)
     if labels.ndim != 1:

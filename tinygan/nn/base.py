@@ -84,24 +84,37 @@ class Layer:
         self.grads[name] = xp.zeros_like(value)
         return value
 
+    def children(self):
+        """The layers this one is made of (Sequential's), each prefixed ``<i>.`` in
+        parameter and state names; the methods below walk them after the layer's own."""
+        return []
+
+    def _named_children(self, prefix):
+        return [(f"{prefix}{i}.", child) for i, child in enumerate(self.children())]
+
     def parameters(self):
         """``[(param, grad), ...]`` in a stable order (registration order)."""
-        return [(self.params[k], self.grads[k]) for k in self.params]
+        return [(p, g) for _, p, g in self.named_parameters()]
 
     def named_parameters(self, prefix: str = ""):
-        return [(prefix + k, self.params[k], self.grads[k]) for k in self.params]
+        own = [(prefix + k, self.params[k], self.grads[k]) for k in self.params]
+        return own + [item for name, child in self._named_children(prefix)
+                      for item in child.named_parameters(name)]
 
     def zero_grad(self):
         for g in self.grads.values():
             g[...] = 0
+        for child in self.children():
+            child.zero_grad()
 
-    def train(self):
-        self.training = True
+    def train(self, mode: bool = True):
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
-        self.training = False
-        return self
+        return self.train(False)
 
     def astype(self, dtype):
         """Convert parameters, gradients and buffers to ``dtype`` (e.g. float64 for
@@ -111,6 +124,8 @@ class Layer:
             self.grads[k] = self.grads[k].astype(dtype)
         for name in self.buffer_names():
             setattr(self, name, getattr(self, name).astype(dtype))
+        for child in self.children():
+            child.astype(dtype)
         return self
 
     def buffer_names(self):
@@ -121,6 +136,8 @@ class Layer:
         """Parameters and buffers by name (arrays, not copies)."""
         state = {prefix + k: v for k, v in self.params.items()}
         state.update({prefix + b: getattr(self, b) for b in self.buffer_names()})
+        for name, child in self._named_children(prefix):
+            state.update(child.state_dict(name))
         return state
 
     def load_state_dict(self, state, prefix: str = ""):
@@ -129,6 +146,8 @@ class Layer:
             _copy_into(p, state, prefix + k)
         for b in self.buffer_names():
             _copy_into(getattr(self, b), state, prefix + b)
+        for name, child in self._named_children(prefix):
+            child.load_state_dict(state, name)
 
     def _check_dtype(self, x, ref, what="input"):
         if x.dtype != ref.dtype:
@@ -211,46 +230,8 @@ class Sequential(Layer):
             dy, dy_dot = self.layers[i].jvp_backward(dy, dy_dot, need_dx=need[i])
         return dy, dy_dot
 
-    def parameters(self):
-        return [pair for layer in self.layers for pair in layer.parameters()]
-
-    def named_parameters(self, prefix: str = ""):
-        return [
-            item
-            for i, layer in enumerate(self.layers)
-            for item in layer.named_parameters(f"{prefix}{i}.")
-        ]
-
-    def zero_grad(self):
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def train(self):
-        self.training = True
-        for layer in self.layers:
-            layer.train()
-        return self
-
-    def eval(self):
-        self.training = False
-        for layer in self.layers:
-            layer.eval()
-        return self
-
-    def astype(self, dtype):
-        for layer in self.layers:
-            layer.astype(dtype)
-        return self
-
-    def state_dict(self, prefix: str = ""):
-        state = {}
-        for i, layer in enumerate(self.layers):
-            state.update(layer.state_dict(f"{prefix}{i}."))
-        return state
-
-    def load_state_dict(self, state, prefix: str = ""):
-        for i, layer in enumerate(self.layers):
-            layer.load_state_dict(state, f"{prefix}{i}.")
+    def children(self):
+        return self.layers
 
     def __getitem__(self, i):
         return self.layers[i]
