@@ -594,13 +594,13 @@ def test_packed_discriminator_sees_m_samples_side_by_side(xp):
     t = packed(xp, "nsgan", 2, dtype=numpy.float64, k=NEVER)
     x = toy_batch(xp, m=8, dtype=numpy.float64)
     before = snapshot(t.D)
-    fakes = packed(xp, "nsgan", 2, dtype=numpy.float64)._draw_fakes(x, None)[0]  # same seed
+    fakes = packed(xp, "nsgan", 2, dtype=numpy.float64)._generate(8, None)  # same seed
     stats = t.step(x)
     for (p, _), p0 in zip(t.D.parameters(), before):
         p[...] = p0
     rows = xp.concatenate([x[0::2], x[1::2]], axis=1)       # (4, 4): [x_0 x_1], [x_2 x_3], ...
     fake_rows = xp.concatenate([fakes[0::2], fakes[1::2]], axis=1)
-    expect = losses.discriminator_loss(t.D(rows), t.D(fake_rows)).value
+    expect = losses.gan_discriminator(t.D(rows), t.D(fake_rows)).value
     assert float(stats["d_loss"]) == pytest.approx(float(expect), rel=1e-12)
     assert t.config["pack"] == 2
 
