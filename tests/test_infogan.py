@@ -71,7 +71,7 @@ def test_discriminator_and_q_update_gradient(xp):
 
     def objective():
         out_r, out_f = t.D(x_real), t.D(x_fake)
-        return (losses.discriminator_loss(out_r[:, :1], out_f[:, :1]).value
+        return (losses.gan_discriminator(out_r[:, :1], out_f[:, :1]).value
                 + t.info_loss(out_f, c_cat, c_cont)[0])
 
     arrays = {n: p for n, p, _ in t.D.named_parameters()}

@@ -330,7 +330,7 @@ def gaussian_nll(mu, c, sigma: float = 1.0) -> GaussianLossGrad:
                          f"{tuple(mu.shape)} and {tuple(c.shape)}")
     if mu.dtype != c.dtype:
         raise TypeError(f"{where}: mu ({mu.dtype}) and c ({c.dtype}) must have the same dtype")
-    sigma = checks.positive(_real_scalar(sigma, "sigma", where), "sigma", where)
+    sigma = checks.positive(sigma, "sigma", where)
     xp = get_array_module(mu, c)
     m, n = mu.shape
     r = mu - c
