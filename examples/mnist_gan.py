@@ -2,6 +2,7 @@
 
     python examples/mnist_gan.py                          # non-saturating GAN, MLPs, defaults
     python examples/mnist_gan.py --loss wgan-gp --arch dcgan --epochs 10
+    python examples/mnist_gan.py --loss wgan --recipe paper   # Arjovsky et al.'s Alg. 1 as printed
     python examples/mnist_gan.py --conditional            # cGAN: one grid row per digit
     python examples/mnist_gan.py --arch dcgan --spectral-norm   # SN-GAN's discriminator
     python examples/mnist_gan.py --loss infogan --code-accuracy # InfoGAN, codes vs digits
@@ -46,9 +47,28 @@ N_CLASSES = 10
 DEFAULT_EPOCHS = 5
 # Options that must match a checkpoint's run for --resume to continue it.
 _RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic",
-             "spectral_norm")
-# Run options added after the first release: a saved config without them had this value.
-_LATER_KEYS = {"spectral_norm": False}
+             "spectral_norm", "recipe")
+# Run options added after the first release: a saved config without them had this value
+# (before --recipe, every loss trained with its paper's setting).
+_LATER_KEYS = {"spectral_norm": False, "recipe": "paper"}
+RECIPES = ("default", "paper", "authors")   # tinygan.train.RECIPE_NAMES (checked in main)
+
+
+def _recipe_help() -> str:
+    return ("named setting of the trainer and minibatch (explicit --lr, --n-critic, "
+            "--batch-size override it). paper: each paper's algorithm box (for wgan "
+            "Arjovsky et al. 2017, Alg. 1: RMSProp 5e-5, clip 0.01, n_critic 5, m 64; for wgan-gp "
+            "Gulrajani et al. 2017, Alg. 1: Adam 1e-4, betas (0, 0.9), lambda 10, n_critic 5, "
+            "m 64). authors: the authors' released code (wgan: the paper's box plus the critic "
+            "warm-up of WassersteinGAN main.py, 100 critic updates for the first 25 and every "
+            "500th G update; wgan-gp: gan_mnist.py's Adam betas (0.5, 0.9) and m 50). default: "
+            "tinygan's, the setting that measured best (docs/recipes.md): "
+            + DEFAULT_RECIPE_TEXT + ". gan, nsgan and lsgan use their paper's setting in "
+            "every recipe")
+
+
+# What --recipe default changes from the paper's box, per Wasserstein loss (docs/recipes.md).
+DEFAULT_RECIPE_TEXT = "for wgan and wgan-gp the paper's box"
 
 # Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
 # everything --arch goodfellow brings along (docs/design-notes.md, "Goodfellow et al.'s
@@ -97,15 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "one grid row per digit")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                    help="total epochs (a resumed run continues up to this number)")
+    p.add_argument("--recipe", choices=RECIPES, default="default", help=_recipe_help())
     p.add_argument("--batch-size", type=int, default=None,
-                   help="minibatch size m (default 64; 100 for --arch goodfellow)")
+                   help="minibatch size m (default: the recipe's, 64 unless it says otherwise; "
+                        "100 for --arch goodfellow)")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate of both G and D (default: the paper's for --loss: "
-                        "2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
+                   help="learning rate of both G and D (default: the recipe's; the paper's "
+                        "is 2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
                         "1e-4 Adam for wgan-gp)")
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
-                        "n_critic for wgan/wgan-gp, default 5)")
+                        "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, noise and data order")
     p.add_argument("--backend", choices=("numpy", "cupy"),
                    default=os.environ.get("TINYGAN_BACKEND", "numpy") or "numpy",
@@ -137,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_args(p: argparse.ArgumentParser, a) -> None:
     """Range checks argparse cannot express; p.error exits with status 2."""
-    if a.batch_size is None:
-        a.batch_size = GOODFELLOW["batch_size"] if a.arch == "goodfellow" else 64
+    if a.batch_size is None and a.arch == "goodfellow":   # else the recipe's (main)
+        a.batch_size = GOODFELLOW["batch_size"]
     if a.arch == "goodfellow":
         if a.loss not in ("gan", "nsgan"):
             p.error(f"--arch goodfellow is the recipe of the original GAN: --loss gan or nsgan, "
@@ -150,11 +172,12 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
                     f"{a.n_critic}")
     if a.parzen_every < 0:
         p.error(f"--parzen-every must be >= 0, got {a.parzen_every}")
-    positive = {"--epochs": a.epochs, "--batch-size": a.batch_size, "--log-every": a.log_every}
+    positive = {"--epochs": a.epochs, "--log-every": a.log_every}
     for name, value in positive.items():
         if value < 1:
             p.error(f"{name} must be >= 1, got {value}")
-    for name, value in {"--n-critic": a.n_critic, "--limit": a.limit}.items():
+    for name, value in {"--n-critic": a.n_critic, "--limit": a.limit,
+                        "--batch-size": a.batch_size}.items():
         if value is not None and value < 1:
             p.error(f"{name} must be >= 1, got {value}")
     if a.threads is not None and a.threads < 0:
@@ -165,7 +188,7 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
         p.error(f"--lr must be > 0, got {a.lr}")
     if a.seed < 0:
         p.error(f"--seed must be >= 0, got {a.seed}")
-    if a.limit is not None and a.limit < a.batch_size:
+    if a.limit is not None and a.batch_size is not None and a.limit < a.batch_size:
         p.error(f"--limit {a.limit} is smaller than one minibatch (--batch-size {a.batch_size})")
     if a.loss == "infogan" and a.conditional:
         p.error("--loss infogan is unsupervised: its categorical code takes the label's place "
@@ -202,8 +225,21 @@ def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = 
     return G, models.dcgan_discriminator(batchnorm=True, n_classes=k, rng=rng)
 
 
+def _apply_recipe(a) -> dict:
+    """The trainer options of --recipe for --loss; fills in --batch-size when not given.
+    Explicit --lr / --n-critic win over the recipe (main passes them after it)."""
+    from tinygan.train import RECIPE_NAMES, recipe
+
+    assert RECIPES == RECIPE_NAMES, (RECIPES, RECIPE_NAMES)
+    options = recipe(a.loss, a.recipe)
+    batch_size = options.pop("batch_size")
+    if a.batch_size is None:
+        a.batch_size = batch_size
+    return options
+
+
 def _run_config(a) -> dict:
-    return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
+    return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional, "recipe": a.recipe,
             "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed, "limit": a.limit,
             "n_critic": a.n_critic, "epochs": a.epochs, "backend": a.backend,
             "spectral_norm": a.spectral_norm}
@@ -291,18 +327,22 @@ def main(argv=None) -> int:
         a.out = os.path.join("runs", f"{a.loss}-{a.arch}" + ("-sn" if a.spectral_norm else "")
                              + ("-cond" if a.conditional else ""))
 
+    try:
+        import tinygan  # noqa: F401
+    except ImportError:  # running from a source checkout without installing
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    recipe_options = _apply_recipe(a)
+    if a.limit is not None and a.limit < a.batch_size:
+        parser.error(f"--limit {a.limit} is smaller than one minibatch of the recipe "
+                     f"({a.batch_size}); give --batch-size")
     config = _run_config(a)
     if a.resume:
-        try:  # before the (slow) imports: a mismatch is refused at once
+        try:  # before loading data and models: a mismatch is refused at once
             _check_resume(a.out, config)
         except ValueError as err:
             print(f"mnist_gan.py: error: {err}", file=sys.stderr)
             return 2
 
-    try:
-        import tinygan  # noqa: F401
-    except ImportError:  # running from a source checkout without installing
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from tinygan import backend, loop, plot
     from tinygan.checkpoint import CheckpointError
     from tinygan.data import Minibatches, MNISTFormatError, MNISTNotFoundError, load_mnist
@@ -332,13 +372,15 @@ def main(argv=None) -> int:
         if goodfellow:
             trainer = _goodfellow_trainer(a.loss, G, D, a.lr, a.seed, len(batches))
         else:
-            schedule = {}
+            options = dict(recipe_options)
             if a.n_critic is not None:
-                schedule["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
+                options["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
             if a.loss == "infogan":
-                schedule.update(n_cat=N_CAT, n_cont=N_CONT)
+                options.update(n_cat=N_CAT, n_cont=N_CONT)
+            lr = a.lr if a.lr is not None else options.get("lr")
+            options.pop("lr", None)
             trainer = make_trainer(a.loss, G, D, noise_dim=NOISE_DIM, conditional=a.conditional,
-                                   n_classes=N_CLASSES, lr=a.lr, seed=a.seed, **schedule)
+                                   n_classes=N_CLASSES, lr=lr, seed=a.seed, **options)
     except (MNISTNotFoundError, MNISTFormatError, RuntimeError, ValueError) as err:
         return fail(str(err))
 
@@ -349,6 +391,9 @@ def main(argv=None) -> int:
     print(f"  {'optimizer':<12} {trainer.config['optimizer']}  (paper default lr {paper['lr']})")
     if "schedules" in trainer.config:
         print(f"  {'schedules':<12} {trainer.config['schedules']}")
+    schedule = {k: trainer.config[k] for k in ("n_critic", "k", "warmup", "clip", "lam")
+                if k in trainer.config}
+    print(f"  {'schedule':<12} {schedule}  (recipe {a.recipe})")
     print(f"  {'data':<12} {x.shape[0]} images, {len(batches)} minibatches per epoch")
     print(f"  {'threads':<12} {os.environ.get('OPENBLAS_NUM_THREADS', 'BLAS default')} (BLAS)")
     print(f"  {'out':<12} {a.out}")

@@ -39,7 +39,8 @@ def test_mnist_gan_help():
     assert r.returncode == 0, r.stderr
     for option in ("--loss", "--arch", "--conditional", "--epochs", "--batch-size", "--lr",
                    "--seed", "--backend", "--out", "--resume", "--data-dir", "--n-critic",
-                   "--limit", "--n-samples", "--log-every", "--spectral-norm", "--code-accuracy"):
+                   "--limit", "--n-samples", "--log-every", "--spectral-norm", "--code-accuracy",
+                   "--recipe"):
         assert option in r.stdout
     assert "wgan-gp" in r.stdout and "dcgan" in r.stdout and "infogan" in r.stdout
 
@@ -89,6 +90,26 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     r = run(MNIST_GAN, "--limit", 1024, "--epochs", 3, "--seed", 1, "--out", out, "--resume",
             env=env)
     assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mnist_gan_recipe_paper_and_authors_select_their_schedules(mnist_dir, tmp_path):
+    """--recipe picks the trainer's settings: 640 digits, 10 critic updates. The paper's
+    WGAN box makes a G update every 5 critic updates (2); the authors' warm-up holds G
+    back for 100 (0). --recipe is part of the run: resuming with another is refused."""
+    env = data_env(mnist_dir)
+    steps = {}
+    for name in ("paper", "authors"):
+        out = tmp_path / name
+        r = run(MNIST_GAN, "--loss", "wgan", "--recipe", name, "--limit", 640, "--epochs", 1,
+                "--n-samples", 10, "--log-every", 5, "--out", out, "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads((out / "config.json").read_text())["recipe"] == name
+        assert f"(recipe {name})" in r.stdout
+        steps[name] = r.stdout.split("final (iteration ")[1].split(")")[0]
+    assert steps == {"paper": "10, G step 2", "authors": "10, G step 0"}
+    r = run(MNIST_GAN, "--loss", "wgan", "--limit", 640, "--epochs", 2, "--out", tmp_path / "paper",
+            "--resume", env=env)
+    assert r.returncode == 2 and "recipe" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_mnist_gan_spectral_norm_dcgan_run(mnist_dir, tmp_path):

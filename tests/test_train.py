@@ -451,6 +451,25 @@ def test_paper_default_optimisers(xp):
     assert tiny(xp, "nsgan").generator_loss_name == "nonsaturating"
 
 
+def test_recipes_name_the_papers_the_authors_and_the_default(xp):
+    for loss in train.LOSSES:
+        assert train.recipe(loss, "paper") == {"batch_size": 64}   # DEFAULTS as they are
+        for name in train.RECIPE_NAMES:   # every recipe builds a trainer (InfoGAN's G and D
+            options = train.recipe(loss, name)   # need code inputs: checked elsewhere)
+            assert options.pop("batch_size") >= 1
+            if loss != "infogan":
+                assert tiny(xp, loss, **options).loss_name == loss
+    authors = train.recipe("wgan", "authors")
+    assert tiny(xp, "wgan", **{k: v for k, v in authors.items() if k != "batch_size"}).warmup
+    authors = train.recipe("wgan-gp", "authors")
+    assert authors == {"betas": (0.5, 0.9), "batch_size": 50}
+    assert not tiny(xp, "wgan").warmup
+    with pytest.raises(ValueError, match="recipe"):
+        train.recipe("wgan", "tuned")
+    with pytest.raises(ValueError, match="loss"):
+        train.recipe("hinge", "paper")
+
+
 @pytest.mark.parametrize("loss, overrides, match", [
     ("wgan", {"n_critic": 0}, "n_critic"),
     ("wgan", {"clip": 0}, "clip"),

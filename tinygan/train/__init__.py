@@ -15,11 +15,13 @@ Every trainer but InfoGAN is conditional on request (Mirza & Osindero 2014): G([
 D([x, y]); InfoGAN's codes take the label's place, unsupervised.
 The template the boxes fill in (noise, schedule, sampling, the shared D and G passes):
 ``base.py``; conditional labels: ``conditional.py``; checkpoint state: ``state.py``.
+Named settings (the paper's box, the authors' code, tinygan's measured default):
+``RECIPES`` below.
 Docs: docs/derivations.md, "Training algorithms".
 """
 from __future__ import annotations
 
-from .. import optim
+from .. import checks, optim
 from .base import NOISES, Trainer
 from .conditional import FAKE_LABELS
 from .gan import GAN, GENERATOR_LOSSES
@@ -52,6 +54,42 @@ DEFAULTS = {
     "infogan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "k": 1, "n_cat": 10,
                 "n_cont": 2, "lambda_cat": 1.0, "lambda_cont": 0.1},
 }
+
+#: Named recipes: per loss, the options a recipe changes from ``DEFAULTS`` (the paper's box,
+#: which make_trainer starts from) and the minibatch size; losses a recipe does not name
+#: train with the paper's setting. Sources and measurements: docs/recipes.md.
+#:   "paper"    the algorithm box: Arjovsky et al. 2017, Alg. 1 (RMSProp 5e-5, c 0.01,
+#:              n_critic 5, m 64); Gulrajani et al. 2017, Alg. 1 (Adam 1e-4, betas (0, 0.9),
+#:              lambda 10, n_critic 5; m 64, which the box leaves open)
+#:   "authors"  the authors' released code: WassersteinGAN main.py's critic warm-up (100
+#:              critic updates before each of the first 25 G updates and every 500th);
+#:              improved_wgan_training gan_mnist.py's Adam betas (0.5, 0.9) and batch 50
+#:   "default"  tinygan's: what measured best on the MNIST MLPs at a fixed budget
+#:              (benchmarks/recipe_ablation.py)
+RECIPE_NAMES = ("default", "paper", "authors")
+BATCH_SIZE = 64   # Arjovsky et al.'s m; DCGAN's minibatch
+RECIPES = {
+    "paper": {},
+    "authors": {
+        "wgan": {"warmup": True},
+        "wgan-gp": {"betas": (0.5, 0.9), "batch_size": 50},
+    },
+    "default": {
+        "wgan": {},
+        "wgan-gp": {},
+    },
+}
+
+
+def recipe(loss: str, name: str = "default") -> dict:
+    """The options of recipe ``name`` for ``loss``: trainer overrides and ``batch_size``."""
+    checks.choice(loss, "loss", LOSSES, "recipe()")
+    checks.choice(name, "recipe", RECIPE_NAMES, "recipe()")
+    options = {"batch_size": BATCH_SIZE}
+    options.update(RECIPES[name].get(loss, {}))
+    return options
+
+
 SGD_DEFAULTS = {"lr": 0.1, "momentum": 0.5, "nesterov": False}   # Goodfellow's mnist.yaml
 RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
 ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
@@ -156,6 +194,6 @@ def _hyper(opt):
     return {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape") and k != "t"}
 
 
-__all__ = ["make_trainer", "Trainer", "GAN", "WGAN", "WGANGP", "LSGAN", "InfoGAN", "LOSSES",
-           "DEFAULTS",
+__all__ = ["make_trainer", "recipe", "RECIPE_NAMES", "RECIPES", "Trainer", "GAN", "WGAN", "WGANGP", "LSGAN",
+           "InfoGAN", "LOSSES", "DEFAULTS",
            "GENERATOR_LOSSES", "NOISES", "FAKE_LABELS", "OPTIMIZERS"]
