@@ -1,6 +1,8 @@
-"""BLAS thread count for the example scripts. Imports nothing numeric: the variables
-must be set before NumPy (and with it OpenBLAS) is first imported."""
+"""What every example script does first: the BLAS thread count, and tinygan on the path
+in a source checkout. Imports nothing numeric: the variables must be set before NumPy
+(and with it OpenBLAS) is first imported."""
 import os
+import sys
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -18,3 +20,13 @@ def set_blas_threads(n):
     if n > 0:
         for var in BLAS_THREAD_VARS:
             os.environ[var] = str(n)
+
+
+def start(threads):
+    """``set_blas_threads(threads)``, then make ``import tinygan`` work when the script
+    runs from a source checkout without tinygan installed."""
+    set_blas_threads(threads)
+    try:
+        import tinygan  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -6,20 +6,25 @@
     python examples/mnist_gan.py --conditional            # cGAN: one grid row per digit
     python examples/mnist_gan.py --arch dcgan --spectral-norm   # SN-GAN's discriminator
     python examples/mnist_gan.py --loss infogan --code-accuracy # InfoGAN, codes vs digits
-    python examples/mnist_gan.py --resume                 # continue runs/nsgan-mlp
+    python examples/mnist_gan.py --resume --epochs 10     # continue runs/nsgan-mlp to epoch 10
+    python examples/mnist_gan.py --resume --lr 1e-4       # continue with a smaller learning rate
     python examples/mnist_gan.py --limit 1024 --epochs 1  # a quick smoke run
     python examples/mnist_gan.py --arch goodfellow --epochs 100 --parzen-every 2
                                   # Goodfellow et al. 2014's own MNIST recipe (mnist.yaml)
 
 Writes into --out (default runs/<loss>-<arch>[-sn][-cond]): samples_epoch_NNN.png (a grid from
 a fixed noise batch after each epoch), losses.png, checkpoint.npz (atomic, at each epoch
-end; --resume continues from it), config.json, and at the end samples.npy: --n-samples
-generated digits, float32, shape (N, 784), values in [-1, 1] ([0, 1] for --arch
-goodfellow), for tinygan.metrics. With --parzen-every N, parzen.jsonl gets one line per
-N epochs: the Parzen-window log-likelihood of the test set, the authors' protocol.
+end; --resume continues from it), config.json (the run's options, a copy of those the
+checkpoint holds, with each change made on --resume and the epoch it took effect), and at
+the end samples.npy: --n-samples generated digits, float32, shape (N, 784), values in
+[-1, 1] ([0, 1] for --arch goodfellow), for tinygan.metrics. With --parzen-every N,
+parzen.jsonl gets one line per N epochs: the Parzen-window log-likelihood of the test
+set, the authors' protocol. A folder that holds a run is never written into without
+--resume (continue it) or --overwrite (replace it).
 
-MNIST is looked up in --data-dir, $TINYGAN_DATA/mnist, ~/.cache/tinygan/mnist, and
-downloaded (SHA-256 checked) when missing unless --no-download is given.
+MNIST is read from --data-dir when given (it must hold the files), else looked up in
+$TINYGAN_DATA/mnist, ~/.cache/tinygan/mnist, and downloaded (SHA-256 checked) when
+missing unless --no-download is given. The files used are printed.
 
 Exit status: 0 done, 1 training diverged (NaN/inf; the last good checkpoint is kept),
 2 bad arguments, missing/corrupt data or an unusable backend, 130 interrupted (Ctrl-C;
@@ -33,7 +38,7 @@ import os
 import sys
 import time
 
-from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads before NumPy loads
+from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, tinygan on the path
 
 LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
 N_CAT, N_CONT = 10, 2    # InfoGAN's codes: one 10-way categorical, two continuous (Chen 2016)
@@ -45,12 +50,12 @@ N_CLASSES = 10
 # (up to 160 s when the machine was busier), so 5 epochs take 6-10 minutes; digits are
 # recognisable from epoch 3.
 DEFAULT_EPOCHS = 5
-# Options that must match a checkpoint's run for --resume to continue it.
-_RUN_KEYS = ("loss", "arch", "conditional", "batch_size", "lr", "seed", "limit", "n_critic",
-             "spectral_norm", "recipe")
-# Run options added after the first release: a saved config without them had this value
-# (before --recipe, every loss trained with its paper's setting).
-_LATER_KEYS = {"spectral_norm": False, "recipe": "paper"}
+# Options a new run takes when not given; a resumed run keeps its own instead.
+DEFAULTS = {"loss": "nsgan", "arch": "mlp", "conditional": False, "spectral_norm": False,
+            "recipe": "default", "seed": 0, "epochs": DEFAULT_EPOCHS, "log_every": 50,
+            "n_samples": 10000}
+
+
 RECIPES = ("default", "paper", "authors")   # tinygan.train.RECIPE_NAMES (checked in main)
 
 
@@ -85,65 +90,82 @@ GOODFELLOW = {
     "d_loss_scale": 0.5,           # AdversaryCost2: d_obj = 0.5 (cost real + cost fake)
 }
 
+
 def build_parser() -> argparse.ArgumentParser:
+    # Defaults are written into each help text: argparse's own "(default: ...)" would show
+    # None for the options whose default depends on others, or on the environment.
     p = argparse.ArgumentParser(
         prog="mnist_gan.py",
         description="Train a GAN (Goodfellow 2014 / WGAN / WGAN-GP / LSGAN, optionally "
-                    "conditional) on MNIST with tinygan, hand-derived gradients on NumPy or CuPy.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--loss", choices=LOSSES, default="nsgan",
+                    "conditional) on MNIST with tinygan, hand-derived gradients on NumPy or "
+                    "CuPy. With --resume, options not given keep the run's values.")
+    p.add_argument("--loss", choices=LOSSES, default=None,
                    help="objective: gan (minimax G loss), nsgan (non-saturating), wgan "
                         "(weight clipping), wgan-gp (gradient penalty), lsgan (least squares), "
                         "infogan (Chen et al. 2016: codes c = 10-way categorical + 2 uniform on "
-                        "[-1, 1], Q sharing D's body; writes infogan_c1.png, infogan_c2.png)")
-    p.add_argument("--arch", choices=ARCHS, default="mlp",
+                        "[-1, 1], Q sharing D's body; writes infogan_c1.png, infogan_c2.png) "
+                        "(default: nsgan)")
+    p.add_argument("--arch", choices=ARCHS, default=None,
                    help="mlp: fully connected G 100-256-512-1024-784 and D 784-1024-512-256-1; "
                         "dcgan: strided (transposed) convolutions with BatchNorm "
                         "(wgan-gp uses Gulrajani et al.'s critic without BatchNorm); "
                         "goodfellow: Goodfellow et al. 2014's MNIST recipe (ReLU/sigmoid G, "
                         "maxout D with dropout, SGD 0.1 with momentum and decay schedules, "
                         "batch 100, uniform noise, train[:50000], pixels in [0, 1]; "
-                        "gan or nsgan only)")
-    p.add_argument("--spectral-norm", action="store_true",
+                        "gan or nsgan only) (default: mlp)")
+    p.add_argument("--spectral-norm", action="store_true", default=None,
                    help="dcgan only: SN-GAN's discriminator (Miyato et al. 2018), every "
                         "layer of the DCGAN discriminator spectrally normalised, no BatchNorm "
                         "(for every loss, wgan-gp included)")
     p.add_argument("--code-accuracy", action="store_true",
                    help="infogan: after training, how well the categorical code predicts the "
-                        "digit (tinygan's classifier on 10,000 samples, best one-to-one match "
-                        "of codes to digits); trains the classifier once if it is not cached")
-    p.add_argument("--conditional", action="store_true",
+                        "digit (tinygan's shipped classifier on 10,000 samples, best one-to-one "
+                        "match of codes to digits), written to OUT/code_accuracy.json")
+    p.add_argument("--conditional", action="store_true", default=None,
                    help="conditional GAN (Mirza & Osindero 2014): G(z, y), D(x, y), "
                         "one grid row per digit")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                   help="total epochs (a resumed run continues up to this number)")
-    p.add_argument("--recipe", choices=RECIPES, default="default", help=_recipe_help())
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"total epochs; a resumed run continues up to this number "
+                        f"(default: {DEFAULT_EPOCHS})")
+    p.add_argument("--recipe", choices=RECIPES, default=None,
+                   help=_recipe_help() + " (default: default)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="minibatch size m (default: the recipe's, 64 unless it says otherwise; "
                         "100 for --arch goodfellow)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D (default: the recipe's; the paper's "
                         "is 2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
-                        "1e-4 Adam for wgan-gp)")
+                        "1e-4 Adam for wgan-gp); may change on --resume")
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
                         "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, noise and data order")
-    p.add_argument("--backend", choices=("numpy", "cupy"),
-                   default=os.environ.get("TINYGAN_BACKEND", "numpy") or "numpy",
-                   help="array backend (cupy needs a CUDA GPU and the cupy wheel)")
-    p.add_argument("--out", default=None, help="output folder (default runs/<loss>-<arch>[-cond])")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the weights, noise and data order (default: 0)")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
+                   help="array backend; cupy needs a CUDA GPU and the cupy wheel "
+                        "(default: $TINYGAN_BACKEND, else numpy)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: runs/<loss>-<arch>[-sn][-cond])")
     p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoint.npz (same options required)")
-    p.add_argument("--data-dir", default=None, help="folder holding the MNIST .gz files")
+                   help="continue the run in OUT from its checkpoint.npz; learning rate, "
+                        "epochs, logging, samples, threads and backend may change, each change "
+                        "is recorded in OUT/config.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run OUT holds (its checkpoint, config, grids and samples "
+                        "are deleted once the options are checked)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding the MNIST .gz files (itself or its mnist/); must exist "
+                        "(default: $TINYGAN_DATA/mnist, ~/.cache/tinygan/mnist, a download)")
     p.add_argument("--no-download", action="store_true", help="never download MNIST")
     p.add_argument("--limit", type=int, default=None,
-                   help="use only the first N training images (quick runs and tests)")
-    p.add_argument("--n-samples", type=int, default=10000,
-                   help="samples written to OUT/samples.npy at the end (0: none)")
-    p.add_argument("--log-every", type=int, default=50,
+                   help="use only the first N training images (quick runs and tests; "
+                        "default: all 60,000)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="samples written to OUT/samples.npy at the end, 0: none (default: 10000)")
+    p.add_argument("--log-every", type=int, default=None,
                    help="iterations between logged statistics (host syncs, NaN checks, "
-                        "progress bar); each is the mean over its interval")
+                        "progress bar), and always at each epoch's end; each is the mean over "
+                        "its interval (default: 50)")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads: sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads; "
                         "0 leaves BLAS alone. Default: 1, unless one of these variables is "
@@ -153,96 +175,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parzen-every", type=int, default=0,
                    help="every N epochs append the Parzen-window log-likelihood of the test "
                         "set (Goodfellow et al.'s protocol: 10,000 samples, sigma chosen on "
-                        "train[50000:51000]) to OUT/parzen.jsonl (0: never)")
+                        "train[50000:51000]) to OUT/parzen.jsonl (default: 0, never)")
     return p
 
 
 def _check_args(p: argparse.ArgumentParser, a) -> None:
     """Range checks argparse cannot express; p.error exits with status 2."""
-    if a.batch_size is None and a.arch == "goodfellow":   # else the recipe's (main)
-        a.batch_size = GOODFELLOW["batch_size"]
-    if a.arch == "goodfellow":
-        if a.loss not in ("gan", "nsgan"):
-            p.error(f"--arch goodfellow is the recipe of the original GAN: --loss gan or nsgan, "
-                    f"got {a.loss}")
-        if a.conditional:
-            p.error("--arch goodfellow has no conditional variant")
-        if a.n_critic not in (None, 1):
-            p.error(f"--arch goodfellow updates D and G together (k = 1), got --n-critic "
-                    f"{a.n_critic}")
-    if a.parzen_every < 0:
-        p.error(f"--parzen-every must be >= 0, got {a.parzen_every}")
-    positive = {"--epochs": a.epochs, "--log-every": a.log_every}
-    for name, value in positive.items():
-        if value < 1:
-            p.error(f"{name} must be >= 1, got {value}")
-    for name, value in {"--n-critic": a.n_critic, "--limit": a.limit,
-                        "--batch-size": a.batch_size}.items():
+    at_least_one = {"--epochs": a.epochs, "--batch-size": a.batch_size,
+                    "--log-every": a.log_every, "--n-critic": a.n_critic, "--limit": a.limit}
+    for name, value in at_least_one.items():
         if value is not None and value < 1:
             p.error(f"{name} must be >= 1, got {value}")
-    if a.threads is not None and a.threads < 0:
-        p.error(f"--threads must be >= 0, got {a.threads}")
-    if a.n_samples < 0:
-        p.error(f"--n-samples must be >= 0, got {a.n_samples}")
+    at_least_zero = {"--threads": a.threads, "--n-samples": a.n_samples, "--seed": a.seed,
+                     "--parzen-every": a.parzen_every}
+    for name, value in at_least_zero.items():
+        if value is not None and value < 0:
+            p.error(f"{name} must be >= 0, got {value}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
-    if a.seed < 0:
-        p.error(f"--seed must be >= 0, got {a.seed}")
-    if a.limit is not None and a.batch_size is not None and a.limit < a.batch_size:
-        p.error(f"--limit {a.limit} is smaller than one minibatch (--batch-size {a.batch_size})")
-    if a.loss == "infogan" and a.conditional:
-        p.error("--loss infogan is unsupervised: its categorical code takes the label's place "
-                "(drop --conditional)")
-    if a.code_accuracy and a.loss != "infogan":
-        p.error("--code-accuracy measures InfoGAN's categorical code: use it with --loss infogan")
-    if a.spectral_norm and a.arch != "dcgan":
-        p.error("--spectral-norm needs --arch dcgan (it normalises the DCGAN discriminator)")
+    if a.resume and a.overwrite:
+        p.error("--resume continues the run in OUT, --overwrite replaces it: give one of them")
 
 
-def _models(arch: str, loss: str, conditional: bool, rng, spectral_norm: bool = False,
-            x=None, seed=0):
-    """G and D for ``arch``; conditional models take n_classes extra inputs. ``x``: the
-    training images (goodfellow: G's output bias from their pixel marginals)."""
-    from tinygan import models
-
-    if arch == "goodfellow":
-        return (models.goodfellow_generator(NOISE_DIM, marginals_of=x, rng=rng),
-                models.goodfellow_discriminator(seed=seed, rng=rng))
-    k = N_CLASSES if conditional else 0
-    # InfoGAN: G takes [z, onehot(c_cat), c_cont]; D's last layer also gives Q's outputs
-    codes, out = (N_CAT + N_CONT, 1 + N_CAT + N_CONT) if loss == "infogan" else (0, 1)
-    if arch == "mlp":
-        return (models.mlp_generator(NOISE_DIM + codes, n_classes=k, rng=rng),
-                models.mlp_discriminator(784, n_classes=k, rng=rng, out_dim=out))
-    G = models.dcgan_generator(NOISE_DIM + codes, n_classes=k, rng=rng)
-    if spectral_norm:       # SN-GAN: no BatchNorm, so the penalty applies too
-        return G, models.dcgan_discriminator(spectral_norm=True, n_classes=k, rng=rng,
-                                             out_dim=out)
-    if loss == "infogan":
-        return G, models.dcgan_discriminator(n_classes=k, rng=rng, out_dim=out)
-    if loss == "wgan-gp":   # the penalty needs a per-sample critic: no BatchNorm
-        return G, models.wgangp_conv_critic(n_classes=k, rng=rng)
-    return G, models.dcgan_discriminator(batchnorm=True, n_classes=k, rng=rng)
+def _given(a, effective_threads: int) -> dict:
+    """The options of this call under the run configuration's names; None: not given."""
+    return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
+            "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "batch_size": a.batch_size,
+            "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "lr": a.lr,
+            "epochs": a.epochs, "log_every": a.log_every, "n_samples": a.n_samples,
+            "threads": effective_threads, "backend": a.backend}
 
 
-def _apply_recipe(a) -> dict:
-    """The trainer options of --recipe for --loss; fills in --batch-size when not given.
-    Explicit --lr / --n-critic win over the recipe (main passes them after it)."""
-    from tinygan.train import RECIPE_NAMES, recipe
+def _schedule_key(loss: str) -> str:
+    return "n_critic" if loss in ("wgan", "wgan-gp") else "k"
 
-    assert RECIPES == RECIPE_NAMES, (RECIPES, RECIPE_NAMES)
-    options = recipe(a.loss, a.recipe)
-    batch_size = options.pop("batch_size")
-    if a.batch_size is None:
-        a.batch_size = batch_size
+
+def _recipe_value(run: dict, key: str):
+    """``batch_size``, ``lr`` or ``n_critic`` (k for gan/nsgan/lsgan) of the run's recipe,
+    else of the loss's paper (tinygan.train.recipe, tinygan.train.DEFAULTS)."""
+    from tinygan.train import DEFAULTS as PAPER
+    from tinygan.train import recipe
+
+    options = recipe(run["loss"], run["recipe"])
+    key = _schedule_key(run["loss"]) if key == "n_critic" else key
+    return options[key] if key in options else PAPER[run["loss"]][key]
+
+
+def _trainer_options(run: dict) -> dict:
+    """make_trainer's options for the run: its recipe's, with the run's lr and n_critic."""
+    from tinygan.train import recipe
+
+    options = {k: v for k, v in recipe(run["loss"], run["recipe"]).items()
+               if k not in ("batch_size", "lr")}
+    options[_schedule_key(run["loss"])] = run["n_critic"]
+    if run["loss"] == "infogan":
+        options.update(n_cat=run["n_cat"], n_cont=run["n_cont"])
     return options
 
 
-def _run_config(a) -> dict:
-    return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional, "recipe": a.recipe,
-            "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed, "limit": a.limit,
-            "n_critic": a.n_critic, "epochs": a.epochs, "backend": a.backend,
-            "spectral_norm": a.spectral_norm}
+def _fill_defaults(run: dict) -> dict:
+    """Every option with its effective value (a new run, or a configuration written
+    before a version of this script that recorded them all)."""
+    run = dict(run)
+    goodfellow = run.get("arch") == "goodfellow"
+    if goodfellow:      # the recipe's own batch size and learning rate
+        run["batch_size"] = run.get("batch_size") or GOODFELLOW["batch_size"]
+        run["lr"] = run.get("lr") or GOODFELLOW["lr"]
+    for key, value in DEFAULTS.items():
+        if run.get(key) is None:
+            run[key] = value
+    for key in ("batch_size", "lr", "n_critic"):
+        if run.get(key) is None:
+            run[key] = _recipe_value(run, key)
+    if run["loss"] == "infogan":
+        run.setdefault("n_cat", N_CAT)
+        run.setdefault("n_cont", N_CONT)
+    run.setdefault("noise_dim", NOISE_DIM)
+    run.setdefault("n_classes", N_CLASSES)
+    run.setdefault("changes", [])
+    return run
 
 
 def _goodfellow_trainer(loss, G, D, lr, seed, steps_per_epoch):
@@ -298,136 +309,175 @@ def _parzen_logger(path, seed, value_range, log=print):
     return callback
 
 
-def _check_resume(out: str, config: dict) -> None:
-    path = os.path.join(out, "config.json")
-    if not os.path.isfile(path):
-        return  # the trainer's own checks still apply
-    with open(path) as f:
-        saved = json.load(f)
-    saved = {**_LATER_KEYS, **saved}
-    differ = {k: (saved.get(k), config[k]) for k in _RUN_KEYS if saved.get(k) != config[k]}
-    if differ:
-        raise ValueError(f"--resume: options differ from the run in {out} "
-                         f"(option: (saved, given)): {differ}")
-
-
-def _write_json(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+def _blas_threads() -> int:
+    """The BLAS thread count this process runs with (0: the library's own choice)."""
+    value = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     _check_args(parser, a)
-    set_blas_threads(a.threads)
-    if a.out is None:
-        a.out = os.path.join("runs", f"{a.loss}-{a.arch}" + ("-sn" if a.spectral_norm else "")
-                             + ("-cond" if a.conditional else ""))
-
-    try:
-        import tinygan  # noqa: F401
-    except ImportError:  # running from a source checkout without installing
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    recipe_options = _apply_recipe(a)
-    if a.limit is not None and a.limit < a.batch_size:
-        parser.error(f"--limit {a.limit} is smaller than one minibatch of the recipe "
-                     f"({a.batch_size}); give --batch-size")
-    config = _run_config(a)
-    if a.resume:
-        try:  # before loading data and models: a mismatch is refused at once
-            _check_resume(a.out, config)
-        except ValueError as err:
-            print(f"mnist_gan.py: error: {err}", file=sys.stderr)
-            return 2
-
-    from tinygan import backend, loop, plot
-    from tinygan.checkpoint import CheckpointError
-    from tinygan.data import Minibatches, MNISTFormatError, MNISTNotFoundError, load_mnist
-    from tinygan.train import DEFAULTS, make_trainer
+    start(a.threads)
+    a.backend = a.backend or os.environ.get("TINYGAN_BACKEND") or "numpy"
+    from tinygan import backend, checkpoint, loop, plot, runs
+    from tinygan.data import (Minibatches, MNISTFormatError, MNISTNotFoundError,
+                              find_mnist_file, load_mnist)
+    from tinygan.data.mnist import FILES
+    from tinygan.train import make_trainer
 
     def fail(msg: str, status: int = 2) -> int:
         print(f"mnist_gan.py: error: {msg}", file=sys.stderr)
         return status
 
+    # -- the run: a new one (never over another) or the checkpoint's, with allowed changes
+    given = _given(a, _blas_threads())
+    if a.out is None:
+        loss, arch = a.loss or DEFAULTS["loss"], a.arch or DEFAULTS["arch"]
+        a.out = os.path.join("runs", f"{loss}-{arch}" + ("-sn" if a.spectral_norm else "")
+                             + ("-cond" if a.conditional else ""))
+    ckpt = os.path.join(a.out, runs.CHECKPOINT_NAME)
+    resumed_after, saved = 0, None
+    if a.resume:
+        if not os.path.isfile(ckpt):
+            return fail(f"--resume: no checkpoint at {ckpt}")
+        try:
+            meta = checkpoint.load_meta(ckpt)
+            saved = runs.checkpoint_run(meta, a.out)
+        except (checkpoint.CheckpointError, ValueError) as err:
+            return fail(f"cannot resume: {err}")
+        if saved is None:
+            return fail(f"cannot resume: {ckpt} records no run configuration and "
+                        f"{os.path.join(a.out, runs.CONFIG_NAME)} is missing")
+        resumed_after = int(meta.get("epoch", 0))
+        try:
+            before = _fill_defaults({"recipe": "paper", **saved})  # no recipe: the paper's
+            run = _fill_defaults(runs.resume_changes(before, given, resumed_after))
+        except runs.ResumeRefused as err:
+            return fail(f"--resume: {err}")
+        if run["epochs"] <= resumed_after:
+            print(f"nothing to do: {ckpt} is at epoch {resumed_after} and --epochs is "
+                  f"{run['epochs']}; give a larger --epochs to train further")
+            return 0
+    else:
+        existing = runs.run_files(a.out)
+        if existing and not a.overwrite:
+            return fail(f"{a.out} holds a run ({', '.join(existing)}); continue it with "
+                        f"--resume, or replace it with --overwrite")
+        run = _fill_defaults({"format": runs.RUN_FORMAT, **given})
+    if run["arch"] == "goodfellow":
+        if run["loss"] not in ("gan", "nsgan"):
+            return fail(f"--arch goodfellow is the recipe of the original GAN: --loss gan or "
+                        f"nsgan, got {run['loss']}")
+        if run["conditional"]:
+            return fail("--arch goodfellow has no conditional variant")
+        if run["n_critic"] != 1:
+            return fail(f"--arch goodfellow updates D and G together (k = 1), got --n-critic "
+                        f"{run['n_critic']}")
+    if run["loss"] == "infogan" and run["conditional"]:
+        return fail("--loss infogan is unsupervised: its categorical code takes the label's "
+                    "place (drop --conditional)")
+    if a.code_accuracy and run["loss"] != "infogan":
+        return fail("--code-accuracy measures InfoGAN's categorical code: use it with "
+                    "--loss infogan")
+    if run["spectral_norm"] and run["arch"] != "dcgan":
+        return fail("--spectral-norm needs --arch dcgan (it normalises the DCGAN discriminator)")
+    if run["limit"] is not None and run["limit"] < run["batch_size"]:
+        return fail(f"--limit {run['limit']} is smaller than one minibatch "
+                    f"(--batch-size {run['batch_size']})")
+    if a.data_dir is not None and not os.path.isdir(a.data_dir):
+        return fail(f"--data-dir {a.data_dir}: no such folder")
+
+    # -- data, models, trainer: every check before anything is written --------------------
     try:
-        backend.set_backend(a.backend, seed=a.seed)
-        if a.resume:
-            if not os.path.isfile(os.path.join(a.out, loop.CHECKPOINT_NAME)):
-                return fail(f"--resume: no checkpoint at "
-                            f"{os.path.join(a.out, loop.CHECKPOINT_NAME)}")
-        goodfellow = a.arch == "goodfellow"
+        backend.set_backend(run["backend"], seed=run["seed"])
+        names = FILES["train"]
+        for name in names if a.data_dir is not None else ():  # taken at its word
+            if not any(os.path.isfile(os.path.join(d, name))
+                       for d in (a.data_dir, os.path.join(a.data_dir, "mnist"))):
+                return fail(f"--data-dir {a.data_dir} holds no {name} (looked in it and in "
+                            f"its mnist/ folder)")
+        data_files = [find_mnist_file(n, a.data_dir, download=not a.no_download) for n in names]
+        goodfellow = run["arch"] == "goodfellow"
         value_range = (0, 1) if goodfellow else (-1, 1)
-        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(a.arch != "dcgan"),
+        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(run["arch"] != "dcgan"),
                           download=not a.no_download, value_range=value_range)
         if goodfellow:      # train on train[:50000]; train[50000:] is the validation set
             x, y = x[GOODFELLOW["train"]], y[GOODFELLOW["train"]]
-        if a.limit is not None:
-            x, y = x[:a.limit], y[:a.limit]
-        G, D = _models(a.arch, a.loss, a.conditional, backend.make_rng(a.seed), a.spectral_norm,
-                       x=x, seed=a.seed)
-        batches = Minibatches(x, y if a.conditional else None, batch_size=a.batch_size, seed=a.seed)
+        if run["limit"] is not None:
+            x, y = x[:run["limit"]], y[:run["limit"]]
+        G, D = runs.build_models(run, backend.make_rng(run["seed"]), x=x)
+        batches = Minibatches(x, y if run["conditional"] else None,
+                              batch_size=run["batch_size"], seed=run["seed"])
         if goodfellow:
-            trainer = _goodfellow_trainer(a.loss, G, D, a.lr, a.seed, len(batches))
+            trainer = _goodfellow_trainer(run["loss"], G, D, run["lr"], run["seed"],
+                                          len(batches))
         else:
-            options = dict(recipe_options)
-            if a.n_critic is not None:
-                options["n_critic" if a.loss in ("wgan", "wgan-gp") else "k"] = a.n_critic
-            if a.loss == "infogan":
-                options.update(n_cat=N_CAT, n_cont=N_CONT)
-            lr = a.lr if a.lr is not None else options.get("lr")
-            options.pop("lr", None)
-            trainer = make_trainer(a.loss, G, D, noise_dim=NOISE_DIM, conditional=a.conditional,
-                                   n_classes=N_CLASSES, lr=lr, seed=a.seed, **options)
+            trainer = make_trainer(run["loss"], G, D, noise_dim=NOISE_DIM,
+                                   conditional=run["conditional"], n_classes=N_CLASSES,
+                                   lr=run["lr"], seed=run["seed"], **_trainer_options(run))
     except (MNISTNotFoundError, MNISTFormatError, RuntimeError, ValueError) as err:
         return fail(str(err))
 
-    paper = {"lr": GOODFELLOW["lr"]} if goodfellow else DEFAULTS[a.loss]
     print("tinygan MNIST GAN")
-    for key, value in config.items():
-        print(f"  {key:<12} {value}")
-    print(f"  {'optimizer':<12} {trainer.config['optimizer']}  (paper default lr {paper['lr']})")
+    for key in runs.FIXED + runs.CHANGEABLE:
+        print(f"  {key:<12} {run[key]}")
+    print(f"  {'optimizer':<12} {trainer.config['optimizer']['kind']}")
     if "schedules" in trainer.config:
         print(f"  {'schedules':<12} {trainer.config['schedules']}")
     schedule = {k: trainer.config[k] for k in ("n_critic", "k", "warmup", "clip", "lam")
                 if k in trainer.config}
-    print(f"  {'schedule':<12} {schedule}  (recipe {a.recipe})")
-    print(f"  {'data':<12} {x.shape[0]} images, {len(batches)} minibatches per epoch")
-    print(f"  {'threads':<12} {os.environ.get('OPENBLAS_NUM_THREADS', 'BLAS default')} (BLAS)")
+    print(f"  {'schedule':<12} {schedule}  (recipe {run['recipe']})")
+    print(f"  {'data':<12} {x.shape[0]} images, {len(batches)} minibatches per epoch, from "
+          f"{', '.join(data_files)}")
     print(f"  {'out':<12} {a.out}")
-    os.makedirs(a.out, exist_ok=True)
-    if not a.resume:
-        _write_json(os.path.join(a.out, "config.json"), config)
+    this_change = run["changes"][-1]["changed"] if len(run["changes"]) > len(
+        (saved or {}).get("changes", [])) else {}
+    for key, (old, new) in this_change.items():
+        print(f"  changed      {key} {old} -> {new} from epoch {resumed_after + 1}")
+
+    if a.overwrite:
+        removed = runs.clear_run(a.out)
+        if removed:
+            print(f"replaced the run in {a.out} (removed {', '.join(removed)})")
+    if a.resume:  # an interruption between the checkpoint and its config.json copy
+        runs.sync_config(a.out, saved)
+
+    def set_lr(trainer, epoch):
+        if "lr" in this_change:
+            trainer.opt_G.lr = trainer.opt_D.lr = run["lr"]
 
     pictures = plot.EpochPictures(a.out, trainer, value_range=value_range)
-    on_epoch_end = pictures
+    parzen = None
     if a.parzen_every:
-        parzen = _parzen_logger(os.path.join(a.out, "parzen.jsonl"), a.seed, value_range)
+        parzen = _parzen_logger(os.path.join(a.out, "parzen.jsonl"), run["seed"], value_range)
 
-        def on_epoch_end(epoch, trainer, history):
-            pictures(epoch, trainer, history)
-            if epoch % a.parzen_every == 0:
-                parzen(epoch, trainer, history)
+    def on_epoch_end(epoch, trainer, history):  # right after the checkpoint holding `run`
+        runs.write_config(a.out, run)
+        pictures(epoch, trainer, history)
+        if parzen is not None and epoch % a.parzen_every == 0:
+            parzen(epoch, trainer, history)
 
     t0 = time.perf_counter()
     try:
-        result = loop.fit(trainer, batches, a.epochs, a.out, log_every=a.log_every,
-                          resume=a.resume, progress=not a.no_progress,
-                          on_epoch_end=on_epoch_end)
+        result = loop.fit(trainer, batches, run["epochs"], a.out, log_every=run["log_every"],
+                          resume=a.resume, progress=not a.no_progress, run_meta=run,
+                          on_resume=set_lr, on_epoch_end=on_epoch_end)
     except loop.TrainingDiverged as err:
         return fail(str(err), status=1)
     except KeyboardInterrupt:
-        ckpt = os.path.join(a.out, loop.CHECKPOINT_NAME)
-        where = (f"{ckpt} holds the last finished epoch; continue with --resume"
-                 if os.path.isfile(ckpt) else "no epoch had finished, nothing was saved")
+        if os.path.isfile(ckpt):
+            runs.sync_config(a.out, runs.checkpoint_run(checkpoint.load_meta(ckpt)))
+            where = f"{ckpt} holds the last finished epoch; continue with --resume"
+        else:
+            where = "no epoch had finished, nothing was saved"
         print(f"\nmnist_gan.py: interrupted; {where}", file=sys.stderr)
         return 130
-    except (CheckpointError, ValueError, KeyError) as err:  # e.g. a checkpoint of other models
+    except (checkpoint.CheckpointError, ValueError, KeyError) as err:  # e.g. other models
         if not a.resume:
             raise
-        return fail(f"cannot resume from {os.path.join(a.out, loop.CHECKPOINT_NAME)}: {err}")
+        return fail(f"cannot resume: {err}")
     train_seconds = time.perf_counter() - t0
 
     h = result.history
@@ -444,18 +494,26 @@ def main(argv=None) -> int:
     print(f"sample grid: {last_grid}")
     print(f"loss curves: {os.path.join(a.out, plot.LOSSES_NAME)}")
     print(f"checkpoint:  {result.checkpoint_path}")
-    if a.n_samples:
+    if run["n_samples"]:
         t1 = time.perf_counter()
-        path = loop.save_samples(trainer, a.n_samples, os.path.join(a.out, "samples.npy"))
-        print(f"samples:     {path} ({a.n_samples} x 784 float32 in "
+        path = loop.save_samples(trainer, run["n_samples"],
+                                 os.path.join(a.out, runs.SAMPLES_NAME))
+        print(f"samples:     {path} ({run['n_samples']} x 784 float32 in "
               f"[{value_range[0]}, {value_range[1]}], "
               f"{time.perf_counter() - t1:.1f} s)")
-    if a.loss == "infogan":
-        for j in range(N_CONT):
+    if run["loss"] == "infogan":
+        for j in range(run["n_cont"]):
             print(f"codes:       {_infogan_picture(trainer, j, a.out)}")
         if a.code_accuracy:
             _write_json(os.path.join(a.out, "code_accuracy.json"), _code_accuracy(trainer))
     return 0
+
+
+def _write_json(path: str, obj) -> None:
+    from tinygan.atomic import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
 
 
 def _infogan_picture(trainer, j, out):

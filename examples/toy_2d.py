@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from _blas import set_blas_threads  # examples/_blas.py: sets BLAS threads before NumPy loads
+from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, tinygan on the path
 
 ALGOS = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
 DATASETS = ("ring8", "grid25", "swissroll", "spiral")
@@ -157,11 +157,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     algos = _check_args(parser, a)
-    set_blas_threads(a.threads)
-    try:
-        import tinygan  # noqa: F401
-    except ImportError:  # running from a source checkout without installing
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    start(a.threads)
     from tinygan import backend, metrics, plot
     from tinygan.data import TOY_MODES, sample_toy
 

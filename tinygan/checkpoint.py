@@ -21,7 +21,7 @@ import numpy as np
 from .atomic import atomic_open
 from .backend import to_numpy
 
-__all__ = ["save", "load", "CheckpointError", "META_KEY"]
+__all__ = ["save", "load", "load_meta", "CheckpointError", "META_KEY"]
 
 #: Name under which the JSON meta is stored; not allowed as an array name.
 META_KEY = "__meta__"
@@ -89,14 +89,8 @@ def save(path, arrays, meta) -> str:
     return path
 
 
-def load(path):
-    """Read a checkpoint written by :func:`save`: ``(arrays, meta)`` with ``arrays`` a
-    dict of host NumPy arrays and ``meta`` the dict that was saved.
-
-    Raises FileNotFoundError when ``path`` does not exist and :class:`CheckpointError`
-    (naming the file) when it is corrupt, truncated or lacks the meta entry.
-    """
-    path = os.fspath(path)
+def _check_file(path: str) -> None:
+    """FileNotFoundError or CheckpointError before anything is parsed."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     with open(path, "rb") as f:
@@ -106,22 +100,60 @@ def load(path):
     if not signature.startswith(b"PK\x03\x04"):
         raise CheckpointError(f"{path}: not a tinygan checkpoint (no .npz/zip signature; "
                               f"empty or overwritten file?)")
-    errors = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
-    try:
-        npz = np.load(path, allow_pickle=False)  # never unpickles: refuses pickled data
-        with npz:
-            arrays = {key: npz[key] for key in npz.files}  # reads (and CRC-checks) every member
-    except errors as err:
-        raise CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled "
-                              f"({type(err).__name__}: {err})") from err
-    if META_KEY not in arrays:
-        raise CheckpointError(
-            f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
-    raw = arrays.pop(META_KEY)
+
+
+_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def _parse_meta(raw, path: str) -> dict:
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the {META_KEY!r} entry is not valid JSON ({err})") from err
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: the {META_KEY!r} entry is not a JSON object")
-    return arrays, meta
+    return meta
+
+
+def _unreadable(path: str, err: Exception) -> CheckpointError:
+    return CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled "
+                           f"({type(err).__name__}: {err})")
+
+
+def _no_meta(path: str) -> CheckpointError:
+    return CheckpointError(f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
+
+
+def load(path):
+    """Read a checkpoint written by :func:`save`: ``(arrays, meta)`` with ``arrays`` a
+    dict of host NumPy arrays and ``meta`` the dict that was saved.
+
+    Raises FileNotFoundError when ``path`` does not exist and :class:`CheckpointError`
+    (naming the file) when it is corrupt, truncated or lacks the meta entry.
+    """
+    path = os.fspath(path)
+    _check_file(path)
+    try:
+        npz = np.load(path, allow_pickle=False)  # never unpickles: refuses pickled data
+        with npz:
+            arrays = {key: npz[key] for key in npz.files}  # reads (and CRC-checks) every member
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from err
+    if META_KEY not in arrays:
+        raise _no_meta(path)
+    return arrays, _parse_meta(arrays.pop(META_KEY), path)
+
+
+def load_meta(path) -> dict:
+    """Only the ``meta`` dict of a checkpoint (its arrays are not read); the errors of
+    :func:`load`."""
+    path = os.fspath(path)
+    _check_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = npz[META_KEY] if META_KEY in npz.files else None
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from err
+    if raw is None:
+        raise _no_meta(path)
+    return _parse_meta(raw, path)

@@ -74,7 +74,8 @@ class TrainingDiverged(RuntimeError):
             kept = "no checkpoint had been written yet"
         super().__init__(
             f"training diverged at {where}: {kind} {name!r} = {value}{checked}; {kept}. "
-            "Try a smaller learning rate or another loss, resuming from that checkpoint."
+            "Resume from that checkpoint with a smaller learning rate, or start again with "
+            "another loss."
         )
 
 
@@ -131,12 +132,14 @@ def _postfix(row: dict) -> dict:
 
 
 # -- checkpoint ------------------------------------------------------------------
-def _save_checkpoint(path, trainer, batches, history, epoch, iteration) -> None:
+def _save_checkpoint(path, trainer, batches, history, epoch, iteration, run_meta=None) -> None:
     arrays = {"trainer." + k: v for k, v in trainer.state_dict().items()}
     arrays.update({"history." + k: np.asarray(v, dtype=np.float64) for k, v in history.items()})
     meta = {"format": _FORMAT, "epoch": epoch, "iteration": iteration,
             "history_columns": list(history), "trainer": trainer.meta(),
             "batches": batches.state_dict()}
+    if run_meta is not None:
+        meta["run"] = run_meta
     checkpoint.save(path, arrays, meta)
 
 
@@ -157,7 +160,8 @@ def _load_checkpoint(path, trainer, batches):
 
 # -- the loop --------------------------------------------------------------------
 def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: bool = False,
-        checkpoint_path=None, on_epoch_end: Callable | None = None, progress: bool = True,
+        checkpoint_path=None, on_epoch_end: Callable | None = None,
+        on_resume: Callable | None = None, run_meta: dict | None = None, progress: bool = True,
         log: Callable[[str], None] | None = print) -> FitResult:
     """Train ``trainer`` on ``batches`` until ``epochs`` epochs are done in total.
 
@@ -173,6 +177,10 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     resume:      continue from the checkpoint (FileNotFoundError when there is none).
     on_epoch_end: ``callback(epoch, trainer, history)`` after each epoch's checkpoint
                  is written (``epoch`` 1-based), e.g. :class:`tinygan.plot.EpochPictures`.
+    on_resume:   ``callback(trainer, epoch)`` after the checkpoint is restored, before
+                 training continues (e.g. to set a new learning rate).
+    run_meta:    JSON-able dict stored in every checkpoint's meta as ``meta["run"]`` (the
+                 run's configuration, :mod:`tinygan.runs`).
     log:         where the one-line epoch summaries go (None: silent).
 
     Returns a :class:`FitResult`. Raises :class:`TrainingDiverged` on NaN/inf.
@@ -190,6 +198,8 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     if resume:
         history, epoch, iteration = _load_checkpoint(ckpt, trainer, batches)
         say(f"resumed from {ckpt} after epoch {epoch} (iteration {iteration})")
+        if on_resume is not None:
+            on_resume(trainer, epoch)
     else:
         history, epoch, iteration = {}, 0, 0
     if batches.epochs_done != epoch:
@@ -228,7 +238,7 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
         if bad is not None:
             raise TrainingDiverged(iteration, bad, math.nan, epoch, ckpt,
                                    kind="parameter (holds NaN/inf; the statistics looked finite)")
-        _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration)
+        _save_checkpoint(ckpt, trainer, batches, history, epoch, iteration, run_meta)
         epoch_times.append(seconds)
         last = {k: v[-1] for k, v in history.items() if k not in _X_COLUMNS}
         say(f"epoch {epoch}/{epochs}: {seconds:.1f} s, "

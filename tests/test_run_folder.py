@@ -1,0 +1,165 @@
+"""examples/mnist_gan.py and its run folder, as a user lives with them: real CLI runs.
+
+No run is lost (a new run never replaces another; an interrupted run stays resumable,
+config.json and checkpoint.npz agreeing), a resume may change what does not change the
+checkpoint's meaning, and explicit paths and printed values mean what they say.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+from test_examples import MNIST_GAN, ROOT, data_env, interrupt_when, run
+
+from tinygan import checkpoint
+
+TINY = ("--limit", 128, "--batch-size", 64, "--n-samples", 10, "--no-progress")
+
+
+def snapshot(folder):
+    """{file name: SHA-256} of everything in ``folder``."""
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def start(out, *args, env):
+    """The CLI as a subprocess with unbuffered output (its lines arrive as printed)."""
+    env = dict(env, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, MNIST_GAN, *map(str, TINY), "--out", str(out),
+                             "--threads", "1", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
+
+
+def checkpoint_run(folder):
+    """The run configuration inside checkpoint.npz, or None while it cannot be read."""
+    try:
+        return checkpoint.load_meta(os.path.join(folder, "checkpoint.npz")).get("run")
+    except (OSError, ValueError):
+        return None
+
+
+def config(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        return json.load(f)
+
+
+def one_line_error(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_no_run_is_lost_refused_replaced_and_interrupted(mnist_dir, tmp_path):
+    """Two runs in one folder: the second is refused unless --resume or --overwrite;
+    interrupted, a run leaves config.json equal to the checkpoint's configuration."""
+    out, env = tmp_path / "run", data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    first = snapshot(out)
+
+    r = run(MNIST_GAN, *TINY, "--loss", "lsgan", "--epochs", 1, "--out", out, env=env)
+    one_line_error(r, str(out), "holds a run", "--resume", "--overwrite")
+    assert snapshot(out) == first
+    # options are validated before anything is written, --overwrite included
+    r = run(MNIST_GAN, *TINY, "--loss", "lsgan", "--overwrite", "--data-dir", tmp_path / "none",
+            "--out", out, env=env)
+    one_line_error(r, "--data-dir")
+    assert snapshot(out) == first
+
+    # a resumed run with a new learning rate, interrupted after some epochs
+    proc = start(out, "--resume", "--epochs", 1000, "--lr", "1e-4", env=env)
+    code, _, err = interrupt_when(proc, lambda: (checkpoint_run(out) or {}).get("changes"))
+    assert code == 130 and "interrupted" in err and "Traceback" not in err, err
+    meta = checkpoint.load_meta(out / "checkpoint.npz")
+    assert meta["epoch"] >= 2 and config(out) == meta["run"]
+    assert meta["run"]["changes"] == [{"epoch": 2, "changed": {"lr": [2e-4, 1e-4],
+                                                               "epochs": [1, 1000]}}]
+    r = run(MNIST_GAN, *TINY, "--resume", "--epochs", meta["epoch"] + 1, "--out", out, env=env)
+    assert r.returncode == 0 and f"epoch {meta['epoch'] + 1}/" in r.stdout, r.stderr
+
+    # --overwrite: the old run's files go, the new run's come, interrupted mid-way
+    proc = start(out, "--loss", "lsgan", "--overwrite", "--epochs", 1000, env=env)
+    code, stdout, err = interrupt_when(
+        proc, lambda: (checkpoint_run(out) or {}).get("loss") == "lsgan")
+    assert code == 130 and "replaced the run" in stdout, err
+    meta = checkpoint.load_meta(out / "checkpoint.npz")
+    assert config(out) == meta["run"] and meta["run"]["loss"] == "lsgan"
+    assert meta["run"]["changes"] == [] and not (out / "samples.npy").exists()
+    grids = sorted(n for n in os.listdir(out) if n.startswith("samples_epoch_"))
+    assert grids == [f"samples_epoch_{e:03d}.png" for e in range(1, len(grids) + 1)]
+    assert len(grids) in (meta["epoch"], meta["epoch"] + 1)   # + 1: drawn just before its checkpoint
+
+
+def test_resume_changes_learning_rate_and_epochs_and_records_them(mnist_dir, tmp_path):
+    """The divergence advice (resume with a smaller learning rate) can be followed;
+    config.json records the change and its epoch, and the new epochs."""
+    out, env = tmp_path / "run", data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run(MNIST_GAN, *TINY, "--resume", "--lr", "1e-4", "--epochs", 2, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "lr 0.0002 -> 0.0001 from epoch 2" in r.stdout
+    saved = config(out)
+    assert saved["epochs"] == 2 and saved["lr"] == 1e-4
+    assert saved["changes"] == [{"epoch": 2, "changed": {"lr": [2e-4, 1e-4], "epochs": [1, 2]}}]
+    meta = checkpoint.load_meta(out / "checkpoint.npz")
+    assert meta["run"] == saved
+    assert meta["trainer"]["optimizers"]["opt_G"]["lr"] == 1e-4
+    assert meta["trainer"]["optimizers"]["opt_D"]["lr"] == 1e-4
+
+    before = snapshot(out)
+    r = run(MNIST_GAN, "--resume", "--epochs", 2, "--out", out, env=env)
+    assert r.returncode == 0 and "nothing to do" in r.stdout and "epoch 2" in r.stdout, r.stderr
+    assert snapshot(out) == before
+    r = run(MNIST_GAN, "--resume", "--epochs", 3, "--seed", 1, "--out", out, env=env)
+    one_line_error(r, "seed")
+    assert snapshot(out) == before
+
+
+def test_explicit_data_dir_must_exist_and_the_files_used_are_printed(mnist_dir, tmp_path):
+    env = data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--data-dir", tmp_path / "nonexistent",
+            "--out", tmp_path / "a", env=env)
+    one_line_error(r, "--data-dir", "nonexistent")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "empty").mkdir()
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--data-dir", tmp_path / "empty",
+            "--out", tmp_path / "b", env=env)
+    one_line_error(r, "holds no train-images-idx3-ubyte.gz")
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--data-dir", mnist_dir, "--out", tmp_path / "c",
+            env=env)
+    assert r.returncode == 0, r.stderr
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        assert os.path.join(mnist_dir, name) in r.stdout
+
+
+def test_help_and_printed_configuration_show_real_values(mnist_dir, tmp_path):
+    r = run(MNIST_GAN, "--help")
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0 and "(default: None)" not in text and "(default: numpy)" not in text
+    assert "(default: $TINYGAN_BACKEND, else numpy)" in text
+    assert "(default: runs/<loss>-<arch>[-cond])" in text and text.count("(default runs/") == 0
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--loss", "wgan-gp", "--out", tmp_path / "run",
+            env=data_env(mnist_dir))
+    assert r.returncode == 0, r.stderr
+    printed = dict(line.split(None, 1) for line in r.stdout.splitlines()[1:12])
+    assert printed["lr"] == "0.0001" and printed["n_critic"] == "5"
+    assert "None" not in r.stdout.split("optimizer")[0].replace("limit", "")
+
+
+def test_checkpoint_errors_name_the_file_once(mnist_dir, tmp_path):
+    out, env = tmp_path / "run", data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    (out / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
+    one_line_error(r, "checkpoint")
+    assert r.stderr.count(str(out / "checkpoint.npz")) == 1
