@@ -5,12 +5,16 @@
 
 The samples are an (N, 784) or (N, 1, 28, 28) float array in [-1, 1] (what
 examples/mnist_gan.py writes with --n-samples). Printed: FID and the Inception-style
-score on the features of tinygan's own MNIST classifier (trained and cached on first
-use, a few minutes), k-NN precision and recall (k = 3) against the test digits, and
+score on the features of tinygan's own MNIST classifier (shipped with the package: every
+user's figures come from the same network, SHA-256 checked), k-NN precision and recall
+(k = 3) against the test digits, and
 Goodfellow et al.'s Parzen-window log-likelihood of the test set (sigma chosen on 1,000
 validation digits). The reference column evaluates 10,000 real training digits the same
 way: what a perfect generator would score with as many samples.
 Definitions: docs/derivations.md, "Evaluation metrics".
+
+Exit status: 0 done, 2 bad input (missing or malformed samples, a bad option, missing
+MNIST files), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import os
 import sys
 import time
 
-import numpy as np
+from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, tinygan on the path
 
 ROWS = (  # (label, key, std-key or None, format)
     ("FID (classifier features, vs test)", "fid", None, "{:.3f}"),
@@ -33,7 +37,7 @@ ROWS = (  # (label, key, std-key or None, format)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("samples", help="a run folder holding samples.npy, or a .npy file")
     p.add_argument("--n", type=int, default=10000,
@@ -44,24 +48,44 @@ def parse_args(argv=None):
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: $TINYGAN_BACKEND or numpy)")
-    return p.parse_args(argv)
+    p.add_argument("--classifier", metavar="FILE", default=None,
+                   help="weights written by `python -m tinygan.classifier --out FILE` instead "
+                        "of the shipped classifier (figures then differ from everyone else's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads, set before NumPy loads; 0 leaves BLAS alone (default: "
+                        "1, unless OPENBLAS/OMP/MKL_NUM_THREADS is already set)")
+    a = p.parse_args(argv)
+    if a.n < 2:
+        p.error(f"--n must be >= 2, got {a.n}")
+    if a.threads is not None and a.threads < 0:
+        p.error(f"--threads must be >= 0, got {a.threads}")
+    return a
 
 
-def load_samples(path: str, n: int) -> np.ndarray:
-    """(N, 784) float32 from DIR/samples.npy or a .npy file; clear errors otherwise."""
+class BadInput(Exception):
+    """Input the script cannot use; main prints it as one line and exits with 2."""
+
+
+def load_samples(path: str, n: int):
+    """(N, 784) float32 from DIR/samples.npy or a .npy file; BadInput otherwise."""
+    import numpy as np
+
     if os.path.isdir(path):
         path = os.path.join(path, "samples.npy")
     if not os.path.isfile(path):
-        raise SystemExit(f"evaluate.py: no samples at {path} (expected DIR/samples.npy or a .npy file; "
-                         "examples/mnist_gan.py writes one with --n-samples)")
-    x = np.load(path, allow_pickle=False)
+        raise BadInput(f"no samples at {path} (expected DIR/samples.npy or a .npy file; "
+                       "examples/mnist_gan.py writes one with --n-samples)")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise BadInput(f"{path}: not a readable .npy array ({err})") from err
     if x.ndim == 4 and x.shape[1:] == (1, 28, 28):
         x = x.reshape(len(x), 784)
     if x.ndim != 2 or x.shape[1] != 784:
-        raise SystemExit(f"evaluate.py: {path} holds an array of shape {x.shape}; expected (N, 784) "
-                         "or (N, 1, 28, 28) MNIST images in [-1, 1]")
+        raise BadInput(f"{path} holds an array of shape {x.shape}; expected (N, 784) "
+                       "or (N, 1, 28, 28) MNIST images in [-1, 1]")
     if not np.isfinite(x).all():
-        raise SystemExit(f"evaluate.py: {path} contains NaN or infinite values")
+        raise BadInput(f"{path} contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
     if lo < -1.01 or hi > 1.01:
         print(f"warning: samples range over [{lo:.2f}, {hi:.2f}], not [-1, 1]", file=sys.stderr)
@@ -94,20 +118,41 @@ def table(result: dict, reference: dict | None, name: str) -> str:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    start(a.threads)
+    try:
+        return evaluate(a)
+    except KeyboardInterrupt:
+        print("\nevaluate.py: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except BadInput as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+
+
+def evaluate(a) -> int:
     from tinygan import backend, metrics
+    from tinygan.classifier import load_classifier
+    from tinygan.data import MNISTFormatError, MNISTNotFoundError
 
     if a.backend:
         backend.set_backend(a.backend)
     x = load_samples(a.samples, a.n)
-    print(f"{len(x)} samples from {a.samples}")
+    print(f"{len(x)} samples from {a.samples}", flush=True)
+    try:
+        clf = load_classifier(a.classifier)
+    except (FileNotFoundError, ValueError) as err:  # a missing or foreign weights file
+        raise BadInput(str(err)) from err
     t0 = time.perf_counter()
-    result = metrics.evaluate_mnist(x, parzen=not a.no_parzen)
-    print(f"evaluated in {time.perf_counter() - t0:.1f} s")
-    reference = None
-    if not a.no_reference:
-        t0 = time.perf_counter()
-        reference = metrics.reference_mnist(parzen=not a.no_parzen)
-        print(f"reference figures in {time.perf_counter() - t0:.1f} s")
+    try:
+        result = metrics.evaluate_mnist(x, classifier=clf, parzen=not a.no_parzen)
+        print(f"evaluated in {time.perf_counter() - t0:.1f} s", flush=True)
+        reference = None
+        if not a.no_reference:
+            t0 = time.perf_counter()
+            reference = metrics.reference_mnist(classifier=clf, parzen=not a.no_parzen)
+            print(f"reference figures in {time.perf_counter() - t0:.1f} s")
+    except (MNISTNotFoundError, MNISTFormatError) as err:
+        raise BadInput(str(err)) from err
     print()
     print(table(result, reference, os.path.basename(os.path.normpath(a.samples))))
     if a.json:

@@ -1,6 +1,12 @@
 """The MNIST classifier behind the metrics: its training code, batched inference, the
-cache round trip and the accuracy gate (fast, on synthetic digits), and the real thing
-(slow: trains on MNIST for a few minutes on first use)."""
+save/load round trip and the accuracy gate (fast, on synthetic digits), the weights
+shipped in the package (pinned, pickle-free, loaded without training), and retraining
+with the recipe (slow)."""
+import configparser
+import os
+import shutil
+import subprocess
+
 import numpy
 import pytest
 
@@ -54,19 +60,54 @@ def test_outputs_are_batched_features_and_probabilities(xp):
         big.outputs(xp.zeros((3, 28, 28), dtype=xp.float32))
 
 
-def test_cache_path_honours_xdg_and_names_the_architecture(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = C.cache_path()
-    assert path == str(tmp_path / "tinygan" / "classifier" / (C.arch_hash() + ".npz"))
-    assert len(C.arch_hash()) == 16 and C.arch_hash() == C.arch_hash()
-    monkeypatch.setitem(C.RECIPE, "epochs", 99)  # any recipe change -> another file
-    assert C.cache_path() != path
+def test_shipped_classifier_loads_without_training(xp, mnist_dir, monkeypatch, tmp_path):
+    """The metrics' classifier comes with the package: nothing is trained on first use,
+    the file is the pinned one and reaches the required accuracy."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))      # no cache to fall back on
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the shipped classifier must not be trained on first use")
+
+    monkeypatch.setattr(C, "train_classifier", no_training)
+    lines = []
+    clf = C.load_classifier(log=lines.append)
+    assert clf.meta["sha256"] == C.SHIPPED_SHA256 == C.file_sha256(C.SHIPPED_PATH)
+    assert clf.meta["arch_hash"] == C.arch_hash()
+    assert any("(shipped): test accuracy 98.95%" in line for line in lines), lines
+    assert clf.meta["test_accuracy"] >= C.MIN_ACCURACY
+    assert os.listdir(tmp_path) == []                        # and nothing written
+
+
+def test_shipped_weights_are_small_plain_and_packaged():
+    """A plain .npz (NumPy reads it with allow_pickle=False), under 1 MB, listed in the
+    package data, and not ignored by git."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert os.path.getsize(C.SHIPPED_PATH) < 1_000_000
+    with numpy.load(C.SHIPPED_PATH, allow_pickle=False) as npz:
+        assert {"0.W", "2.W", "5.W", "7.W"} <= set(npz.files)
+        assert all(npz[k].dtype in (numpy.float32, numpy.uint8) for k in npz.files)
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(root, "setup.cfg"))
+    relative = os.path.relpath(C.SHIPPED_PATH, os.path.join(root, "tinygan"))
+    assert relative in cfg["options.package_data"]["tinygan"].split()
+    if shutil.which("git") and os.path.exists(os.path.join(root, ".git")):
+        ignored = subprocess.run(["git", "check-ignore", "-q", C.SHIPPED_PATH], cwd=root)
+        assert ignored.returncode == 1, "the shipped weights are ignored by .gitignore"
+
+
+def test_changed_shipped_weights_are_refused(tmp_path, monkeypatch):
+    data = bytearray(open(C.SHIPPED_PATH, "rb").read())
+    data[len(data) // 2] ^= 1
+    (tmp_path / "w.npz").write_bytes(bytes(data))
+    monkeypatch.setattr(C, "SHIPPED_PATH", str(tmp_path / "w.npz"))
+    with pytest.raises(ValueError, match="SHA-256 .* is not that of the shipped classifier"):
+        C.load_classifier(log=None)
 
 
 @pytest.fixture
 def synthetic_mnist(monkeypatch, tmp_path):
-    """load_mnist replaced by small synthetic digits, the cache in a temporary folder,
-    and a 40-step recipe: the whole train-save-load-verify path in seconds."""
+    """load_mnist replaced by small synthetic digits, caches in a temporary folder, and a
+    40-step recipe: the whole train-save-load-verify path in seconds."""
     data = {"train": _synthetic_digits(200, seed=1), "test": _synthetic_digits(100, seed=2)}
     monkeypatch.setattr(tinygan.data, "load_mnist", lambda split="train", **kw: data[split])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -75,39 +116,39 @@ def synthetic_mnist(monkeypatch, tmp_path):
     return data
 
 
-def test_load_trains_once_saves_and_round_trips(xp, synthetic_mnist):
+def test_train_and_save_round_trips(xp, synthetic_mnist, tmp_path):
     lines = []
-    first = C.load_classifier(log=lines.append)
-    assert any("training it once" in line for line in lines)
-    path = C.cache_path()
+    path = tmp_path / "clf.npz"
+    first = C.train_and_save(path, log=lines.append)
+    assert any("written to" in line and C.file_sha256(path) in line for line in lines)
     arrays, meta = tinygan.checkpoint.load(path)
     assert meta["test_accuracy"] == 1.0 and meta["arch_hash"] == C.arch_hash()
     lines.clear()
-    second = C.load_classifier(log=lines.append)  # from the cache: no training
-    assert not any("training" in line for line in lines)
+    second = C.load_classifier(path, log=lines.append)  # a user's own file: no pin
     assert any("test accuracy 100.00%" in line for line in lines)
+    assert second.meta["sha256"] == C.file_sha256(path)
     x = synthetic_mnist["test"][0]
     numpy.testing.assert_array_equal(to_numpy(first.outputs(x).features),
                                      to_numpy(second.outputs(x).features))
 
 
-def test_load_refuses_an_inaccurate_classifier(xp, synthetic_mnist):
-    C.load_classifier(log=None)
+def test_load_refuses_an_inaccurate_classifier(xp, synthetic_mnist, tmp_path):
+    C.train_and_save(tmp_path / "clf.npz", log=None)
     x, y = synthetic_mnist["test"]
     synthetic_mnist["test"] = (x, (y + 1) % 10)  # every label now wrong
     with pytest.raises(RuntimeError, match="0.00% test accuracy"):
-        C.load_classifier(log=None)
-    with pytest.raises(FileNotFoundError):
-        C.load_classifier(path=str(C.cache_path()) + ".missing", train_if_missing=False)
+        C.load_classifier(tmp_path / "clf.npz", log=None)
+    with pytest.raises(FileNotFoundError, match="python -m tinygan.classifier"):
+        C.load_classifier(tmp_path / "missing.npz")
 
 
-def test_mnist_metrics_wiring_on_real_vs_itself(xp, synthetic_mnist, monkeypatch):
+def test_mnist_metrics_wiring_on_real_vs_itself(xp, synthetic_mnist, monkeypatch, tmp_path):
     """evaluate_mnist of the 'test' digits themselves: FID 0, precision = recall = 1."""
     from tinygan.metrics import mnist as M
 
     monkeypatch.setattr(M, "_cache", {})
     monkeypatch.setattr(M, "PARZEN_VALID", slice(0, 50))
-    clf = C.load_classifier(log=None)
+    clf = C.train_and_save(tmp_path / "clf.npz", log=None)
     x_test, _ = synthetic_mnist["test"]
     out = metrics.evaluate_mnist(x_test, classifier=clf)
     assert out["n_samples"] == 100
@@ -122,18 +163,12 @@ def test_mnist_metrics_wiring_on_real_vs_itself(xp, synthetic_mnist, monkeypatch
 
 
 @pytest.mark.slow
-def test_real_classifier_accuracy_and_cache(xp, mnist_dir):
-    """Trains on MNIST on first use (minutes on a CPU); >= 98.5% test accuracy, stored
-    in the checkpoint's meta, and the cached weights give the same outputs again."""
-    lines = []
-    clf = C.load_classifier(log=lines.append)
-    assert any("test accuracy" in line for line in lines)  # printed on every load
-    x, y = tinygan.data.load_mnist("test")
-    acc = clf.accuracy(x, y)
-    assert acc >= C.MIN_ACCURACY
-    arrays, meta = tinygan.checkpoint.load(C.cache_path())
-    assert meta["arch_hash"] == C.arch_hash()
-    assert abs(meta["test_accuracy"] - acc) <= 5e-4  # a few digits may flip across backends
-    again = C.load_classifier(log=None)
-    numpy.testing.assert_allclose(to_numpy(again.outputs(x[:500]).probs),
-                                  to_numpy(clf.outputs(x[:500]).probs), rtol=1e-5, atol=1e-6)
+def test_the_recipe_retrains_the_shipped_classifier(xp, mnist_dir, tmp_path):
+    """`python -m tinygan.classifier` (about a minute on a CPU): >= 98.5% test accuracy,
+    and on NumPy the very network that is shipped (training is deterministic)."""
+    clf = C.train_and_save(tmp_path / "clf.npz", log=None)
+    assert clf.meta["test_accuracy"] >= C.MIN_ACCURACY
+    shipped = C.load_classifier(log=None)
+    x, _ = tinygan.data.load_mnist("test")
+    numpy.testing.assert_allclose(to_numpy(clf.outputs(x[:500]).probs),
+                                  to_numpy(shipped.outputs(x[:500]).probs), rtol=1e-4, atol=1e-5)

@@ -1,6 +1,6 @@
 """The MNIST classifier behind tinygan's sample-quality metrics, built from tinygan's own
-layers, trained once and cached. Its loss: docs/derivations.md, "Softmax cross-entropy";
-what its features feed: docs/derivations.md, "Evaluation metrics".
+layers, trained once and shipped with the package. Its loss: docs/derivations.md,
+"Softmax cross-entropy"; what its features feed: docs/derivations.md, "Evaluation metrics".
 
 Architecture (x in [-1, 1], N x 1 x 28 x 28):
 
@@ -15,11 +15,23 @@ epochs plateau at 99.0%).
 
 Training: mean softmax cross-entropy (``losses.softmax_cross_entropy``) with Adam
 (lr 1e-3, times 0.7 after each epoch, betas (0.9, 0.999)), batch 64, 5 epochs over
-MNIST train, seed 0. The weights are cached at
-``$XDG_CACHE_HOME/tinygan/classifier/<arch-hash>.npz`` (default ``~/.cache``) with
-``tinygan.checkpoint.save`` (atomic, no pickle); the hash covers the architecture and
-the recipe, so a change to either trains a new classifier. Every load re-measures the
-test accuracy, prints it and refuses a classifier below 98.5%.
+MNIST train, seed 0.
+
+Shipped weights: ``tinygan/weights/mnist_classifier.npz`` (written by
+``tinygan.checkpoint.save``: a plain .npz, loaded with ``allow_pickle=False``), the
+network trained once with this recipe. Its SHA-256 is pinned in :data:`SHIPPED_SHA256`
+and checked at every load, so every user's FID and score come from the same network and
+are comparable between machines. The file's meta records the architecture/recipe hash,
+the test accuracy and the training time. Every load also re-measures the test accuracy,
+prints it and refuses a classifier below 98.5%.
+
+Training stays a command (about 40 s to a few minutes on a CPU):
+
+    python -m tinygan.classifier --out my_classifier.npz
+
+and ``load_classifier("my_classifier.npz")`` (``examples/evaluate.py --classifier``)
+uses such a file instead of the shipped one; its figures are then not comparable with
+those of the shipped network.
 """
 from __future__ import annotations
 
@@ -44,20 +56,18 @@ FEATURE_LAYERS = 7
 N_FEATURES, N_CLASSES = 128, 10
 RECIPE = {"epochs": 5, "batch_size": 64, "lr": 1e-3, "lr_decay": 0.7, "betas": [0.9, 0.999],
           "seed": 0, "init": "he", "data": "mnist-train-60000", "version": 2}
-#: the least test accuracy a cached or freshly trained classifier may have
+#: the least test accuracy a shipped or freshly trained classifier may have
 MIN_ACCURACY = 0.985
+#: the weights shipped in the package, and their SHA-256
+SHIPPED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights",
+                            "mnist_classifier.npz")
+SHIPPED_SHA256 = "c28a666adc63d3f31a8a1c5a1bcd405c4eadc4eaa3bc285d4f3a8b9c5a7a95e3"
 
 
 def arch_hash() -> str:
     """16 hex digits of SHA-256 over the architecture and the training recipe."""
     text = json.dumps({"arch": ARCH, "recipe": RECIPE}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def cache_path() -> str:
-    """``$XDG_CACHE_HOME/tinygan/classifier/<arch-hash>.npz`` (default ``~/.cache``)."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "tinygan", "classifier", arch_hash() + ".npz")
 
 
 def build_network(seed: int = 0, dtype=DEFAULT_DTYPE) -> nn.Sequential:
@@ -216,33 +226,55 @@ def _check_accuracy(clf: MNISTClassifier, where: str, log) -> float:
     if acc < MIN_ACCURACY:
         raise RuntimeError(
             f"MNIST classifier ({where}) reaches only {100 * acc:.2f}% test accuracy; at least "
-            f"{100 * MIN_ACCURACY:.1f}% is required for meaningful metrics. Delete the file to retrain."
+            f"{100 * MIN_ACCURACY:.1f}% is required for meaningful metrics"
         )
     return acc
 
 
-def load_classifier(path: str | None = None, train_if_missing: bool = True, log=print) -> MNISTClassifier:
-    """The cached classifier (training and caching it first when missing), verified: its
-    test accuracy is measured, printed and must be >= 98.5%."""
-    path = path or cache_path()
-    if os.path.exists(path):
-        arrays, meta = checkpoint.load(path)
-        if meta.get("arch_hash") != arch_hash():
-            raise ValueError(f"{path}: classifier was saved for architecture/recipe "
-                             f"{meta.get('arch_hash')!r}, this tinygan expects {arch_hash()!r}")
-        net = build_network(RECIPE["seed"])
-        net.load_state_dict(arrays)
-        clf = MNISTClassifier(net, meta)
-        _check_accuracy(clf, path, log)
-        return clf
-    if not train_if_missing:
-        raise FileNotFoundError(f"no cached MNIST classifier at {path}")
-    from .data import load_mnist
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
-    if log:
-        log(f"MNIST classifier: no cache at {path}; training it once "
-            f"({RECIPE['epochs']} epochs, a few minutes on a CPU)")
-    x, y = load_mnist("train")
+
+def load_classifier(path: str | None = None, log=print) -> MNISTClassifier:
+    """The classifier of the metrics: the shipped weights (``path`` None; their SHA-256
+    must equal :data:`SHIPPED_SHA256`) or a file written by :func:`train_and_save`.
+    Loaded without pickle and verified: its test accuracy is measured, printed and must
+    be >= 98.5%. ``meta["sha256"]`` names the weights (the metrics' caches use it)."""
+    shipped = path is None
+    path = SHIPPED_PATH if shipped else os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"no MNIST classifier weights at {path}"
+            + (" (the package is incomplete: reinstall tinygan)" if shipped else
+               " (python -m tinygan.classifier --out FILE trains and writes one)"))
+    sha = file_sha256(path)
+    if shipped and sha != SHIPPED_SHA256:
+        raise ValueError(f"{path}: SHA-256 {sha} is not that of the shipped classifier "
+                         f"({SHIPPED_SHA256}); the file is corrupt or was replaced: reinstall "
+                         "tinygan")
+    arrays, meta = checkpoint.load(path)  # allow_pickle=False inside
+    if meta.get("arch_hash") != arch_hash():
+        raise ValueError(f"{path}: classifier was saved for architecture/recipe "
+                         f"{meta.get('arch_hash')!r}, this tinygan expects {arch_hash()!r}")
+    net = build_network(RECIPE["seed"])
+    net.load_state_dict(arrays)
+    clf = MNISTClassifier(net, {**meta, "sha256": sha, "path": path})
+    _check_accuracy(clf, "shipped" if shipped else path, log)
+    return clf
+
+
+def train_and_save(path, x=None, y=None, log=print) -> MNISTClassifier:
+    """Train a classifier with RECIPE (on MNIST train unless images x and labels y are
+    given), check its test accuracy and write it to ``path`` (atomic, no pickle)."""
+    if x is None:
+        from .data import load_mnist
+
+        x, y = load_mnist("train")
     result = train_classifier(x, y, log=log)
     clf = result.classifier
     acc = _check_accuracy(clf, "freshly trained", log)
@@ -251,5 +283,24 @@ def load_classifier(path: str | None = None, train_if_missing: bool = True, log=
                 "epoch_losses": result.losses}
     checkpoint.save(path, clf.state_dict(), clf.meta)
     if log:
-        log(f"MNIST classifier saved to {path} (trained in {result.seconds:.0f} s)")
+        log(f"MNIST classifier written to {path} ({os.path.getsize(path)} bytes, SHA-256 "
+            f"{file_sha256(path)}; trained in {result.seconds:.0f} s)")
     return clf
+
+
+def main(argv=None) -> int:
+    """``python -m tinygan.classifier --out FILE``: train the metrics' classifier."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tinygan.classifier",
+                                description="Train tinygan's MNIST classifier (the network "
+                                            "behind FID and the Inception-style score) with "
+                                            "its fixed recipe and write it as a .npz.")
+    p.add_argument("--out", required=True, help="the .npz to write")
+    a = p.parse_args(argv)
+    train_and_save(a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

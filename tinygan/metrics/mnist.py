@@ -12,7 +12,8 @@
   figures for 10,000 real training digits, the yardstick printed beside a model's.
 
 Samples are images (N, 784) or (N, 1, 28, 28) in [-1, 1], on the host or the device.
-The classifier and real-data features are loaded once per process and kept.
+The classifier (the weights shipped with tinygan, tinygan.classifier) and the real-data
+features are loaded once per process and kept.
 """
 from __future__ import annotations
 
@@ -166,22 +167,24 @@ def reference_mnist(n: int = 10000, classifier=None, parzen: bool = True, cache:
     """``evaluate_mnist`` of ``n`` real MNIST training digits (train[:n]): the figures a
     perfect generator would reach with as many samples.
 
-    With the default (cached) classifier and ``cache``, the result is kept as JSON next
-    to the classifier's weights (``<arch-hash>.reference-<n>[-noparzen].json``), so the
-    half minute it costs is paid once.
+    With ``cache``, the result is kept as JSON in the user cache, named after the
+    classifier's weights (``$XDG_CACHE_HOME/tinygan/metrics/<sha256[:16]>.reference-<n>
+    [-noparzen].json``, default ``~/.cache``), so the half minute it costs is paid once.
     """
     if not 2 <= n <= 50000:
         raise ValueError(f"reference_mnist: n must be in [2, 50000] (the Parzen validation digits "
                          f"start at 50,000), got {n}")
+    clf = _get_classifier(classifier)
     path = None
-    if cache and classifier is None:
-        from ..classifier import cache_path
-        path = cache_path()[:-len(".npz")] + f".reference-{n}{'' if parzen else '-noparzen'}.json"
+    if cache and clf.meta.get("sha256"):
+        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(root, "tinygan", "metrics", f"{clf.meta['sha256'][:16]}.reference-"
+                            f"{n}{'' if parzen else '-noparzen'}.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
     train, _ = _mnist("train")
-    out = evaluate_mnist(train[:n], classifier=classifier, parzen=parzen)
+    out = evaluate_mnist(train[:n], classifier=clf, parzen=parzen)
     if path is not None:
         with atomic_open(path, "w", encoding="utf-8") as f:  # readers see old or whole new
             json.dump(out, f, indent=1, sort_keys=True)
