@@ -1,0 +1,105 @@
+"""A trained generator, one call away: :func:`load_generator` reads a run folder (or its
+``checkpoint.npz``) and returns the generator, ready to sample.
+
+    from tinygan.trained import load_generator
+    gen = load_generator("runs/nsgan-mlp")
+    x = gen.sample(64, seed=0)                    # (64, 784) in [-1, 1], host NumPy
+    x = gen(z, labels)                            # your own z (n, noise_dim) [and labels]
+
+The checkpoint holds the weights (``trainer.G.*``), the trainer's configuration (noise
+dimension, prior, conditioning) and the run's (the architecture; a checkpoint written
+before runs kept it is read with the ``config.json`` beside it). Nothing is unpickled.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import backend, checkpoint, runs
+from .backend import asarray, get_array_module, to_numpy
+from .models import join_label
+
+__all__ = ["load_generator", "TrainedGenerator", "checkpoint_file"]
+
+
+def checkpoint_file(path) -> str:
+    """``path`` itself when it is a file, else ``path/checkpoint.npz``; FileNotFoundError
+    naming what was expected when neither exists."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, runs.CHECKPOINT_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path} (expected a run folder holding "
+                                f"{runs.CHECKPOINT_NAME}, or the checkpoint file itself)")
+    return path
+
+
+class TrainedGenerator:
+    """G of a finished (or interrupted) run, in eval mode (BatchNorm uses its running
+    statistics).
+
+    Attributes: ``net`` (the ``nn.Sequential``), ``noise_dim`` (k), ``n_classes`` (K;
+    0 for an unconditional run), ``noise`` (``"normal"``: z ~ N(0, I); ``"uniform"``:
+    U(-1, 1)^k), ``run`` (the run configuration), ``epoch`` (epochs trained).
+    """
+
+    def __init__(self, net, noise_dim: int, n_classes: int, noise: str, run: dict, epoch: int):
+        self.net = net.eval()
+        self.noise_dim, self.n_classes, self.noise = noise_dim, n_classes, noise
+        self.run, self.epoch = run, epoch
+
+    def sample_noise(self, n: int, seed: int = 0):
+        """z (n, noise_dim) from the run's prior with its own seeded generator."""
+        rng = backend.make_rng(seed)
+        dtype = self.net.parameters()[0][0].dtype
+        if self.noise == "normal":
+            return rng.standard_normal((n, self.noise_dim), dtype=dtype)
+        return 2 * rng.random((n, self.noise_dim), dtype=dtype) - 1
+
+    def __call__(self, z, labels=None) -> np.ndarray:
+        """G(z) (or G([z, onehot(labels)])): host float32 (n, 784) in [-1, 1].
+        ``labels``: int digits (n,) for a conditional generator (default: 0, 1, ..., K-1,
+        0, 1, ...); must be None for an unconditional one."""
+        z = asarray(z)
+        if z.ndim != 2 or z.shape[1] != self.noise_dim:
+            raise ValueError(f"expected z of shape (n, {self.noise_dim}), got {tuple(z.shape)}")
+        n = z.shape[0]
+        xp = get_array_module(z)
+        if self.n_classes:
+            y = xp.arange(n) % self.n_classes if labels is None else asarray(labels)
+            if y.shape != (n,) or y.dtype.kind not in "iu" or int(y.min()) < 0 \
+                    or int(y.max()) >= self.n_classes:
+                raise ValueError(f"labels must be {n} ints in 0..{self.n_classes - 1}")
+            onehot = (y[:, None] == xp.arange(self.n_classes)[None, :]).astype(z.dtype)
+            z = join_label(z, onehot)
+        elif labels is not None:
+            raise ValueError("labels given, but this generator is not conditional")
+        return to_numpy(self.net.forward(z)).reshape(n, -1)
+
+    def sample(self, n: int, labels=None, seed: int = 0) -> np.ndarray:
+        """n samples (host float32 (n, 784) in [-1, 1]) from noise seeded by ``seed``."""
+        return self(self.sample_noise(n, seed), labels)
+
+
+def load_generator(path) -> TrainedGenerator:
+    """The generator of the run in folder ``path`` (or of the checkpoint file ``path``),
+    on the current backend. Raises FileNotFoundError when there is no checkpoint and
+    :class:`tinygan.checkpoint.CheckpointError` when it is not a training checkpoint."""
+    ckpt = checkpoint_file(path)
+    arrays, meta = checkpoint.load(ckpt)
+    if "trainer" not in meta or not any(k.startswith("trainer.G.") for k in arrays):
+        raise checkpoint.CheckpointError(f"{ckpt}: not a training checkpoint (no generator "
+                                         "weights trainer.G.*)")
+    config = meta["trainer"]["config"]
+    run = dict(runs.checkpoint_run(meta, os.path.dirname(ckpt)) or {})
+    run.update(noise_dim=config["noise_dim"], conditional=config["conditional"],
+               n_classes=config["n_classes"])
+    if "arch" not in run:  # no configuration at all: a convolution means DCGAN
+        run["arch"] = "dcgan" if any(a.ndim == 4 for k, a in arrays.items()
+                                     if k.startswith("trainer.G.")) else "mlp"
+    G = runs.build_generator(run)
+    G.load_state_dict(arrays, prefix="trainer.G.")
+    k = config["n_classes"] if config["conditional"] else 0
+    return TrainedGenerator(G, config["noise_dim"], k, config.get("noise", "normal"), run,
+                            int(meta.get("epoch", 0)))
