@@ -76,6 +76,31 @@ def test_loss_curves(tmp_path):
         plot.save_loss_curves({"loss_D": [1.0], "loss_G": [1.0, 2.0]}, tmp_path / "bad.png")
 
 
+def test_loss_curves_with_one_point_draw_it(tmp_path, monkeypatch):
+    """A one-epoch smoke run logs one point: a line through one point is invisible, so
+    few points get markers (and many points stay plain lines)."""
+    from matplotlib.axes import Axes
+
+    drawn = []
+    plot_lines = Axes.plot
+
+    def recording_plot(self, *args, **kwargs):
+        lines = plot_lines(self, *args, **kwargs)
+        drawn.extend(lines)
+        return lines
+
+    monkeypatch.setattr(Axes, "plot", recording_plot)
+    one = {"iteration": [32.0], "g_step": [32.0], "d_loss": [1.2], "g_loss": [0.8],
+           "d_real": [0.6]}
+    assert_png(plot.save_loss_curves(one, tmp_path / "one.png"))
+    assert len(drawn) == 3
+    assert all(line.get_marker() not in (None, "", " ", "None") for line in drawn)
+    drawn.clear()
+    many = {"iteration": list(range(500)), "d_loss": [1.0] * 500}
+    plot.save_loss_curves(many, tmp_path / "many.png")
+    assert [line.get_marker() for line in drawn] == ["None"]
+
+
 def test_scatter_progression_and_table(xp, rng, tmp_path):
     real = rng.standard_normal((500, 2), dtype=xp.float32)
     snaps = [(0, 0.1 * rng.standard_normal((200, 2), dtype=xp.float32)),

@@ -37,6 +37,8 @@ LOSSES_NAME = "losses.png"
 _LOSS_MARKERS = ("loss", "penalty", "gp")
 # History keys that are x coordinates or bookkeeping, never plotted as curves.
 _X_KEYS = ("iteration", "g_step", "d_step", "epoch", "step")
+# Up to this many logged points the curves get markers (beyond, markers hide the line).
+_MARKERS_UP_TO = 50
 
 
 # -- writing ----------------------------------------------------------------------
@@ -136,7 +138,9 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration",
     generator steps) or the entry index when that key is absent. Losses (names with
     "loss", "penalty" or "gp") share the first panel; the other statistics (D(x), D(G(z)),
     the Wasserstein estimate, gradient norms) the second, since their scales differ.
-    Non-finite values show as gaps. Returns the path written.
+    Non-finite values show as gaps. With few logged points (at most
+    ``_MARKERS_UP_TO``) every point also gets a marker, so that a single point (a one-epoch
+    run logs once) still shows. Returns the path written.
     """
     if not isinstance(history, dict):
         raise TypeError(f"save_loss_curves: expected a dict {{name: list of floats}}, got "
@@ -165,9 +169,10 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration",
     panels = [(name, group) for name, group in panels if group] or [("losses", {})]
     fig = Figure(figsize=(7.0, 2.8 * len(panels)), dpi=100)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    marker = "o" if n <= _MARKERS_UP_TO else None  # a lone point has no line to draw
     for ax, (name, group) in zip(axes, panels):
         for k, v in group.items():
-            ax.plot(x, v, label=k, linewidth=1.0)
+            ax.plot(x, v, label=k, linewidth=1.0, marker=marker, markersize=3)
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
         if group:
