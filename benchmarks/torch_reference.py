@@ -25,9 +25,19 @@ on CPU).
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+import sys
+
+try:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+except ImportError as err:  # the optional [bench] extra is not installed
+    _MISSING = ("PyTorch is not installed; it is an optional benchmark dependency: "
+                "pip install -e '.[bench]' (or pip install torch)")
+    if __name__ == "__main__":
+        print(f"torch_reference.py: error: {_MISSING}", file=sys.stderr)
+        sys.exit(2)
+    raise ImportError(_MISSING) from err
 
 NOISE_DIM = 100
 
@@ -167,3 +177,12 @@ def build(model, device, width=1.0, adam="default"):
         return TorchGAN("nsgan", G, D, device, lr=2e-4, betas=(0.5, 0.999),
                         separate_batches=True, adam=adam)
     raise ValueError(f"unknown model {model!r}")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="torch_reference.py",
+        description=__doc__.split("\n\n")[0] + " A module of benchmarks/speed.py: run "
+                    "`python benchmarks/speed.py --help` to time them.").parse_args()

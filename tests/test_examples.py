@@ -56,8 +56,7 @@ def test_mnist_gan_missing_data_is_a_clear_error(tmp_path):
     env = dict(os.environ)
     env.pop("TINYGAN_DATA", None)
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")   # no cached copy either
-    r = run(MNIST_GAN, "--data-dir", tmp_path / "empty", "--no-download", "--out", tmp_path / "out",
-            env=env)
+    r = run(MNIST_GAN, "--no-download", "--out", tmp_path / "out", env=env)
     assert r.returncode == 2
     assert "MNIST" in r.stderr and "not found" in r.stderr and "TINYGAN_DATA" in r.stderr
     assert "Traceback" not in r.stderr
@@ -140,11 +139,27 @@ def test_mnist_gan_infogan_run_and_pictures(mnist_dir, tmp_path):
     assert r.returncode == 2 and "--loss infogan" in r.stderr
 
 
-def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):
-    """SIGINT during training: exit status 130, a one-line message, a loadable checkpoint."""
+def interrupt_when(proc, ready, timeout=60):
+    """Wait until ``ready()`` holds while ``proc`` runs, then send SIGINT (Ctrl-C);
+    returns (returncode, stdout, stderr). The process is killed if anything fails."""
     import signal
     import time
 
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out, err
+
+
+def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):
+    """SIGINT during training: exit status 130, a one-line message, a loadable checkpoint."""
     from tinygan import checkpoint
 
     out = tmp_path / "run"
@@ -153,20 +168,12 @@ def test_mnist_gan_ctrl_c_keeps_the_checkpoint(mnist_dir, tmp_path):
          "--out", str(out), "--no-progress", "--threads", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=data_env(mnist_dir),
         cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (out / "samples_epoch_002.png").exists():   # epoch 1 checkpoint exists
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    # the grid of epoch 2 is written just before its checkpoint: epoch 1's exists
+    code, _, err = interrupt_when(proc, (out / "samples_epoch_002.png").exists)
+    assert code == 130, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     _, meta = checkpoint.load(out / "checkpoint.npz")
-    assert meta["epoch"] >= 1   # the grid of epoch 2 is written just before its checkpoint
+    assert meta["epoch"] >= 1
 
 
 def test_toy_2d_few_steps(tmp_path):
@@ -257,3 +264,63 @@ def test_parzen_curve_draws_and_extrapolates(tmp_path):
     r = subprocess.run([sys.executable, PARZEN_CURVE, tmp_path], capture_output=True,
                        text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 2 and "not a Parzen log line" in r.stderr
+
+
+EVALUATE = os.path.join(ROOT, "examples", "evaluate.py")
+
+
+def test_evaluate_bad_input_exits_2_with_one_line(tmp_path):
+    r = run(EVALUATE, tmp_path / "nothing")
+    assert r.returncode == 2 and "no samples at" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    numpy.save(tmp_path / "bad.npy", numpy.zeros((3, 5), dtype=numpy.float32))
+    r = run(EVALUATE, tmp_path / "bad.npy")
+    assert r.returncode == 2 and "shape (3, 5)" in r.stderr and "Traceback" not in r.stderr
+    r = run(EVALUATE, tmp_path / "bad.npy", "--n", "1")
+    assert r.returncode == 2 and "--n must be >= 2" in r.stderr
+    r = run(EVALUATE, "--help")
+    assert r.returncode == 0 and "--threads" in r.stdout and "--classifier" in r.stdout
+
+
+def test_evaluate_ctrl_c_is_one_line(mnist_dir, tmp_path):
+    """SIGINT while the metrics are computed: exit status 130 and one line, no traceback."""
+    import time
+
+    x = numpy.random.default_rng(0).uniform(-1, 1, (2000, 784)).astype(numpy.float32)
+    numpy.save(tmp_path / "samples.npy", x)
+    env = dict(data_env(mnist_dir), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, EVALUATE, str(tmp_path), "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
+
+    def evaluating():  # its first line is printed once the evaluation has begun
+        return "samples from" in proc.stdout.readline() and time.sleep(0.5) is None
+
+    code, _, err = interrupt_when(proc, evaluating)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_torch_reference_help_without_torch_names_the_extra(tmp_path):
+    """benchmarks/torch_reference.py where torch cannot be imported: one line naming the
+    [bench] extra (exit 2), not a traceback."""
+    hidden = tmp_path / "torch"
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text("raise ImportError('No module named torch')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "torch_reference.py"),
+                        "--help"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert r.returncode == 2 and "[bench]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_readme_names_every_example_script():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    section = readme.split("## Examples and options", 1)[1].split("\n## ", 1)[0]
+    scripts = sorted(n for n in os.listdir(os.path.join(ROOT, "examples"))
+                     if n.endswith(".py") and not n.startswith("_"))
+    assert len(scripts) >= 4
+    for name in scripts:
+        assert f"examples/{name}" in section, name
+    assert "Two scripts" not in section and "two scripts" not in section
