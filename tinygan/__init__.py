@@ -9,9 +9,9 @@ from .backend import get_array_module, get_backend, set_backend, to_numpy
 
 __version__ = "0.1.0"
 
-MODULES = ("atomic", "backend", "checkpoint", "checks", "classifier", "data", "kernels",
-           "lipschitz", "loop", "losses", "metrics", "models", "nn", "optim", "optimal", "plot",
-           "train")
+MODULES = ("atomic", "backend", "checkpoint", "checks", "classifier", "data", "export",
+           "kernels", "lipschitz", "loop", "losses", "metrics", "models", "nn", "optim", "optimal",
+           "plot", "runs", "train", "trained")
 
 
 def __getattr__(name):
