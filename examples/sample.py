@@ -99,8 +99,8 @@ def main(argv=None) -> int:
     folder = a.run if os.path.isdir(a.run) else os.path.dirname(os.path.abspath(a.run))
     out = a.out or os.path.join(folder, "sample")
     kind = f"conditional, {gen.n_classes} classes" if gen.n_classes else "unconditional"
-    print(f"generator of {a.run}: {gen.run.get('arch', '?')}, {kind}, noise_dim "
-          f"{gen.noise_dim}, trained {gen.epoch} epoch(s)")
+    print(f"generator of {a.run}: {gen.run.get('arch', '?')}, {kind}, latent dimension "
+          f"{gen.input_dim}, trained {gen.epoch} epoch(s)")
     try:
         nrow = 10
         labels = None

@@ -16,17 +16,18 @@ from tinygan.train import make_trainer
 
 SAMPLE = os.path.join(ROOT, "examples", "sample.py")
 CASES = [("mlp", "nsgan", False), ("mlp", "lsgan", True), ("dcgan", "nsgan", True),
-         ("dcgan", "wgan-gp", False)]
+         ("mlp", "infogan", False), ("dcgan", "wgan-gp", False)]
 
 
 def make_run(folder, arch, loss, conditional, n=64):
     """A one-epoch run on n random images, its checkpoint in ``folder``; the trainer."""
     config = {"format": runs.RUN_FORMAT, "arch": arch, "loss": loss, "conditional": conditional,
               "noise_dim": 100, "n_classes": 10}
+    options = {"wgan-gp": {"n_critic": 1}, "infogan": {"n_cat": 10, "n_cont": 2}}.get(loss, {})
+    config.update({k: v for k, v in options.items() if k != "n_critic"})
     G, D = runs.build_models(config, backend.make_rng(0))
     trainer = make_trainer(loss, G, D, noise_dim=100, conditional=conditional, n_classes=10,
-                           n_critic=1) if loss == "wgan-gp" else make_trainer(
-        loss, G, D, noise_dim=100, conditional=conditional, n_classes=10)
+                           **options)
     r = numpy.random.default_rng(0)
     shape = (n, 784) if arch == "mlp" else (n, 1, 28, 28)
     x = numpy.tanh(r.standard_normal(shape)).astype(numpy.float32)
@@ -36,14 +37,20 @@ def make_run(folder, arch, loss, conditional, n=64):
     return trainer, x
 
 
-@pytest.mark.parametrize("arch, loss, conditional", CASES[:3])
+@pytest.mark.parametrize("arch, loss, conditional", CASES[:4])
 def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, tmp_path, arch, loss, conditional):
     trainer, _ = make_run(tmp_path, arch, loss, conditional)
     gen = load_generator(tmp_path)
     assert (gen.noise_dim, gen.n_classes, gen.epoch) == (100, 10 if conditional else 0, 1)
     z = gen.sample_noise(12, seed=3)
     labels = xp.arange(12) % 10 if conditional else None
-    want = to_numpy(trainer.sample(z=z, y=labels)).reshape(12, 784)
+    if loss == "infogan":    # the latent vector is [z, onehot(c_cat), c_cont]
+        assert gen.codes == (10, 2) and z.shape == (12, 112)
+        want = trainer.sample(z=z[:, :100], c_cat=z[:, 100:110].argmax(axis=1),
+                              c_cont=z[:, 110:])
+    else:
+        want = trainer.sample(z=z, y=labels)
+    want = to_numpy(want).reshape(12, 784)
     numpy.testing.assert_allclose(gen(z, labels), want, rtol=1e-6, atol=1e-6)
     again = load_generator(tmp_path / "checkpoint.npz")
     numpy.testing.assert_array_equal(again.sample(5, seed=1), gen.sample(5, seed=1))
@@ -141,6 +148,8 @@ def test_torch_export_gives_the_same_outputs(tmp_path, arch, loss, conditional):
     z = trainer.sample_noise(16)
     y = numpy.eye(10, dtype=numpy.float32)[numpy.arange(16) % 10]
     z_in = join_label(z, y) if conditional else z
+    if loss == "infogan":
+        z_in = trainer.generator_input(z, *trainer.sample_codes(16))
     x_in = join_label(x[:16], y) if conditional else x[:16]
     with torch.no_grad():
         g_torch = tG(torch.from_numpy(z_in)).numpy()

@@ -86,7 +86,9 @@ def export_run(path, out=None) -> dict:
     arrays, meta = checkpoint.load(ckpt)
     run = dict(runs.checkpoint_run(meta, os.path.dirname(ckpt)) or {})
     config = meta.get("trainer", {}).get("config", {})
-    run.update({k: config[k] for k in ("noise_dim", "conditional", "n_classes") if k in config})
+    run.update({k: config[k] for k in ("noise_dim", "conditional", "n_classes", "n_cat", "n_cont")
+                if k in config})
+    run.setdefault("loss", meta.get("trainer", {}).get("loss"))
     if "arch" not in run or "loss" not in run:
         raise checkpoint.CheckpointError(f"{ckpt}: no run configuration (architecture and "
                                          "loss) in it or beside it")

@@ -41,29 +41,46 @@ class TrainedGenerator:
 
     Attributes: ``net`` (the ``nn.Sequential``), ``noise_dim`` (k), ``n_classes`` (K;
     0 for an unconditional run), ``noise`` (``"normal"``: z ~ N(0, I); ``"uniform"``:
-    U(-1, 1)^k), ``run`` (the run configuration), ``epoch`` (epochs trained).
+    U(-1, 1)^k), ``codes`` (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
+    (what ``__call__`` takes: noise_dim, plus n_cat + n_cont for InfoGAN, whose latent
+    vector is [z, onehot(c_cat), c_cont]), ``run`` (the run configuration), ``epoch``
+    (epochs trained).
     """
 
-    def __init__(self, net, noise_dim: int, n_classes: int, noise: str, run: dict, epoch: int):
+    def __init__(self, net, noise_dim: int, n_classes: int, noise: str, run: dict, epoch: int,
+                 codes=(0, 0)):
         self.net = net.eval()
         self.noise_dim, self.n_classes, self.noise = noise_dim, n_classes, noise
+        self.codes = tuple(codes)
+        self.input_dim = noise_dim + sum(self.codes)
         self.run, self.epoch = run, epoch
 
     def sample_noise(self, n: int, seed: int = 0):
-        """z (n, noise_dim) from the run's prior with its own seeded generator."""
+        """The latent input (n, input_dim) with its own seeded generator: z from the run's
+        prior; for InfoGAN followed by onehot(c_cat), c_cat uniform on the n_cat
+        categories, and c_cont ~ U(-1, 1)^n_cont, as in training."""
         rng = backend.make_rng(seed)
         dtype = self.net.parameters()[0][0].dtype
         if self.noise == "normal":
-            return rng.standard_normal((n, self.noise_dim), dtype=dtype)
-        return 2 * rng.random((n, self.noise_dim), dtype=dtype) - 1
+            z = rng.standard_normal((n, self.noise_dim), dtype=dtype)
+        else:
+            z = 2 * rng.random((n, self.noise_dim), dtype=dtype) - 1
+        n_cat, n_cont = self.codes
+        if not n_cat:
+            return z
+        xp = get_array_module(z)
+        c_cat = rng.integers(0, n_cat, size=n)
+        onehot = (c_cat[:, None] == xp.arange(n_cat)[None, :]).astype(dtype)
+        c_cont = 2 * rng.random((n, n_cont), dtype=dtype) - 1
+        return xp.concatenate([z, onehot, c_cont], axis=1)
 
     def __call__(self, z, labels=None) -> np.ndarray:
         """G(z) (or G([z, onehot(labels)])): host float32 (n, 784) in [-1, 1].
         ``labels``: int digits (n,) for a conditional generator (default: 0, 1, ..., K-1,
         0, 1, ...); must be None for an unconditional one."""
         z = asarray(z)
-        if z.ndim != 2 or z.shape[1] != self.noise_dim:
-            raise ValueError(f"expected z of shape (n, {self.noise_dim}), got {tuple(z.shape)}")
+        if z.ndim != 2 or z.shape[1] != self.input_dim:
+            raise ValueError(f"expected z of shape (n, {self.input_dim}), got {tuple(z.shape)}")
         n = z.shape[0]
         xp = get_array_module(z)
         if self.n_classes:
@@ -94,7 +111,10 @@ def load_generator(path) -> TrainedGenerator:
     config = meta["trainer"]["config"]
     run = dict(runs.checkpoint_run(meta, os.path.dirname(ckpt)) or {})
     run.update(noise_dim=config["noise_dim"], conditional=config["conditional"],
-               n_classes=config["n_classes"])
+               n_classes=config["n_classes"], loss=meta["trainer"].get("loss", run.get("loss")))
+    codes = (config.get("n_cat", 0), config.get("n_cont", 0)) if run["loss"] == "infogan" \
+        else (0, 0)
+    run.update(n_cat=codes[0], n_cont=codes[1])
     if "arch" not in run:  # no configuration at all: a convolution means DCGAN
         run["arch"] = "dcgan" if any(a.ndim == 4 for k, a in arrays.items()
                                      if k.startswith("trainer.G.")) else "mlp"
@@ -102,4 +122,4 @@ def load_generator(path) -> TrainedGenerator:
     G.load_state_dict(arrays, prefix="trainer.G.")
     k = config["n_classes"] if config["conditional"] else 0
     return TrainedGenerator(G, config["noise_dim"], k, config.get("noise", "normal"), run,
-                            int(meta.get("epoch", 0)))
+                            int(meta.get("epoch", 0)), codes)
