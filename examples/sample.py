@@ -109,7 +109,7 @@ def main(argv=None) -> int:
             labels = np.repeat(np.arange(gen.n_classes), nrow)[:a.grid]
         grid = gen.sample(len(labels) if labels is not None else a.grid, labels, seed=a.seed)
         print("grid:          " + plot.save_sample_grid(grid, os.path.join(out, "grid.png"),
-                                                        nrow=nrow))
+                                                        nrow=nrow, value_range=gen.value_range))
         if a.n:
             z = gen.sample_noise(a.n, seed=a.seed)
             x = np.concatenate([gen(z[i:i + 1000], None if not gen.n_classes else
@@ -118,11 +118,13 @@ def main(argv=None) -> int:
             path = os.path.join(out, "samples.npy")
             with atomic_open(path, "wb") as f:
                 np.save(f, x, allow_pickle=False)
-            print(f"samples:       {path} ({a.n} x 784 float32 in [-1, 1])")
+            print(f"samples:       {path} ({a.n} x 784 float32 in [{gen.value_range[0]}, "
+                  f"{gen.value_range[1]}])")
         if a.rows:
             images = interpolation(gen, a.rows, a.steps, a.seed)
             path = os.path.join(out, "interpolation.png")
-            print("interpolation: " + plot.save_sample_grid(images, path, nrow=a.steps))
+            print("interpolation: " + plot.save_sample_grid(images, path, nrow=a.steps,
+                                                            value_range=gen.value_range))
         if a.torch:
             state = export_run(a.run, a.torch)
             print(f"torch export:  {a.torch} ({len(state)} arrays: G.<i>.weight, D.<i>.weight, "

@@ -12,6 +12,7 @@ before runs kept it is read with the ``config.json`` beside it). Nothing is unpi
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -41,7 +42,8 @@ class TrainedGenerator:
 
     Attributes: ``net`` (the ``nn.Sequential``), ``noise_dim`` (k), ``n_classes`` (K;
     0 for an unconditional run), ``noise`` (``"normal"``: z ~ N(0, I); ``"uniform"``:
-    U(-1, 1)^k), ``codes`` (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
+    U(-1, 1)^k; ``"uniform_sqrt3"``: U(-sqrt 3, sqrt 3)^k), ``value_range`` (of the
+    samples: (-1, 1), or (0, 1) for Goodfellow et al.'s sigmoid generator), ``codes`` (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
     (what ``__call__`` takes: noise_dim, plus n_cat + n_cont for InfoGAN, whose latent
     vector is [z, onehot(c_cat), c_cont]), ``run`` (the run configuration), ``epoch``
     (epochs trained).
@@ -54,6 +56,7 @@ class TrainedGenerator:
         self.codes = tuple(codes)
         self.input_dim = noise_dim + sum(self.codes)
         self.run, self.epoch = run, epoch
+        self.value_range = (0, 1) if run.get("arch") == "goodfellow" else (-1, 1)
 
     def sample_noise(self, n: int, seed: int = 0):
         """The latent input (n, input_dim) with its own seeded generator: z from the run's
@@ -65,6 +68,8 @@ class TrainedGenerator:
             z = rng.standard_normal((n, self.noise_dim), dtype=dtype)
         else:
             z = 2 * rng.random((n, self.noise_dim), dtype=dtype) - 1
+            if self.noise == "uniform_sqrt3":
+                z *= math.sqrt(3)
         n_cat, n_cont = self.codes
         if not n_cat:
             return z
@@ -75,7 +80,7 @@ class TrainedGenerator:
         return xp.concatenate([z, onehot, c_cont], axis=1)
 
     def __call__(self, z, labels=None) -> np.ndarray:
-        """G(z) (or G([z, onehot(labels)])): host float32 (n, 784) in [-1, 1].
+        """G(z) (or G([z, onehot(labels)])): host float32 (n, 784) in ``value_range``.
         ``labels``: int digits (n,) for a conditional generator (default: 0, 1, ..., K-1,
         0, 1, ...); must be None for an unconditional one."""
         z = asarray(z)
@@ -95,7 +100,7 @@ class TrainedGenerator:
         return to_numpy(self.net.forward(z)).reshape(n, -1)
 
     def sample(self, n: int, labels=None, seed: int = 0) -> np.ndarray:
-        """n samples (host float32 (n, 784) in [-1, 1]) from noise seeded by ``seed``."""
+        """n samples (host float32 (n, 784) in ``value_range``) from noise seeded by ``seed``."""
         return self(self.sample_noise(n, seed), labels)
 
 
