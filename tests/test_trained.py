@@ -33,7 +33,7 @@ def make_run(folder, arch, loss, conditional, n=64):
     x = numpy.tanh(r.standard_normal(shape)).astype(numpy.float32)
     y = r.integers(0, 10, size=n)
     batches = Minibatches(x, y if conditional else None, batch_size=32, seed=0)
-    loop.fit(trainer, batches, 1, folder, run_meta=config, progress=False, log=None, n_grid=20)
+    loop.fit(trainer, batches, 1, folder, run_meta=config, progress=False, log=None)
     return trainer, x
 
 
