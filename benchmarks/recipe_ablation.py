@@ -189,7 +189,7 @@ def classifier_id() -> str:
     """SHA-256 (first 16 hex) of the classifier weights the metrics load."""
     from tinygan import classifier
 
-    path = getattr(classifier, "weights_path", classifier.cache_path)()
+    path = classifier.weights_path()
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16]
 

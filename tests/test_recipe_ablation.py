@@ -46,3 +46,9 @@ def test_cells_build_the_named_critic_initialisation_and_optimiser():
     trainer, figures = recipe_ablation.train_cell("wgan/adam", 0, x, args, log=lambda *_: None)
     assert isinstance(trainer.opt_D, optim.Adam) and trainer.opt_D.lr == 1e-4
     assert (figures["g_steps"], figures["d_steps"], figures["batch_size"]) == (1, 5, 64)
+
+
+def test_classifier_id_names_the_shipped_weights():
+    from tinygan import classifier
+
+    assert recipe_ablation.classifier_id() == classifier.SHIPPED_SHA256[:16]

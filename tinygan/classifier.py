@@ -231,6 +231,11 @@ def _check_accuracy(clf: MNISTClassifier, where: str, log) -> float:
     return acc
 
 
+def weights_path() -> str:
+    """The file of the shipped weights (what ``load_classifier()`` reads)."""
+    return SHIPPED_PATH
+
+
 def file_sha256(path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
