@@ -184,7 +184,8 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
         3. s_dot = critic.jvp(dg)           tangent pass: a_dot = x_dot W, y_dot = phi'(a) a_dot
         4. critic.jvp_backward(None, ones, need_dx=False)
                                             reverse pass through (s, s_dot) of Q = sum_i s_dot_i:
-                                            adds dW += x^T dy + x_dot^T dy_dot per affine layer,
+                                            adds dW += x^T dy + x_dot^T dy_dot per affine layer
+                                            (AffineLayer.jvp_backward, nn/affine.py),
                                             with the phi''(a) a_dot dy_dot terms of activations;
                                             dy = None is the exact zero seed (Q has no s term),
                                             so products with it are skipped until the first

@@ -70,8 +70,9 @@ class AffineLayer(Layer):
         return self._apply(x_dot)
 
     def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
-        # dy is None: the primal cotangent is exactly zero (the gradient penalty's seed,
-        # and everything below it down to the first phi'' != 0): skip its products.
+        # The gradient penalty's dP/dW, for Linear x^T dy + x_dot^T dy_dot (weight_grad is
+        # x^T dy there). dy is None: the primal cotangent is exactly zero (the penalty's
+        # seed, and everything below it down to the first phi'' != 0): skip its products.
         if dy is not None:
             self.grads["W"] += self._weight_grad(self.x, dy)
             if "b" in self.grads:
