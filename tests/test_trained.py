@@ -37,9 +37,27 @@ def make_run(folder, arch, loss, conditional, n=64):
     return trainer, x
 
 
+_RUNS = {}
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+def trained_run(runs_dir, arch, loss, conditional):
+    """(folder, trainer, x) of make_run, made once per backend and case for this module."""
+    key = (backend.backend_name(), arch, loss, conditional)
+    if key not in _RUNS:
+        folder = runs_dir / "-".join(map(str, key))
+        _RUNS[key] = (folder, *make_run(folder, arch, loss, conditional))
+    return _RUNS[key]
+
+
 @pytest.mark.parametrize("arch, loss, conditional", CASES[:4])
-def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, tmp_path, arch, loss, conditional):
-    trainer, _ = make_run(tmp_path, arch, loss, conditional)
+def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, runs_dir, arch, loss,
+                                                           conditional):
+    tmp_path, trainer, _ = trained_run(runs_dir, arch, loss, conditional)
     gen = load_generator(tmp_path)
     assert (gen.noise_dim, gen.n_classes, gen.epoch) == (100, 10 if conditional else 0, 1)
     z = gen.sample_noise(12, seed=3)
@@ -71,9 +89,9 @@ def test_load_generator_errors(tmp_path):
         load_generator(tmp_path / "other.npz")
 
 
-def test_sample_script_writes_grid_samples_interpolation_and_export(tmp_path):
+def test_sample_script_writes_grid_samples_interpolation_and_export(runs_dir):
     backend.set_backend("numpy", seed=0)
-    make_run(tmp_path, "mlp", "nsgan", True)
+    tmp_path, _, _ = trained_run(runs_dir, "mlp", "lsgan", True)
     r = run(SAMPLE, tmp_path, "--n", 50, "--grid", 20, "--rows", 3, "--steps", 4, "--seed", 2,
             "--torch", tmp_path / "torch.npz")
     assert r.returncode == 0, r.stderr
@@ -128,12 +146,12 @@ def load_into_torch(model, state):
 
 
 @pytest.mark.parametrize("arch, loss, conditional", CASES)
-def test_torch_export_gives_the_same_outputs(tmp_path, arch, loss, conditional):
+def test_torch_export_gives_the_same_outputs(runs_dir, arch, loss, conditional):
     """G and D of a trained run (BatchNorm running statistics moved off their initial
     values) exported, loaded into the matching torch.nn models: same outputs."""
     torch = pytest.importorskip("torch")
     backend.set_backend("numpy", seed=0)
-    trainer, x = make_run(tmp_path, arch, loss, conditional)
+    tmp_path, trainer, x = trained_run(runs_dir, arch, loss, conditional)
     state = export_run(tmp_path, tmp_path / "torch.npz")
     on_disk = numpy.load(tmp_path / "torch.npz", allow_pickle=False)
     assert set(on_disk.files) == set(state)
