@@ -88,14 +88,7 @@ def label_mask(joined_shape, d: int, dtype=DEFAULT_DTYPE, xp=None):
 
 # -- MLPs -------------------------------------------------------------------------------
 
-def _activation(name: str):
-    if name == "leakyrelu":
-        return nn.LeakyReLU(0.2)
-    if name == "relu":
-        return nn.ReLU()
-    if name == "tanh":
-        return nn.Tanh()
-    raise ValueError(f"unknown activation {name!r}; expected one of {MLP_ACTIVATIONS}")
+_ACTIVATIONS = {"leakyrelu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 def _check_sizes(where, **sizes):
@@ -116,7 +109,7 @@ def _mlp(sizes, activation, out_layer, rng, dtype):
     layers = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
         layers += [nn.Linear(n_in, n_out, init=hidden_init, rng=rng, dtype=dtype),
-                   _activation(activation)]
+                   _ACTIVATIONS[activation]()]
     layers.append(nn.Linear(sizes[-2], sizes[-1], init="glorot", rng=rng, dtype=dtype))
     if out_layer is not None:
         layers.append(out_layer)

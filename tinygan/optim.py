@@ -181,18 +181,20 @@ class Optimizer:
         Arrays are copies (a snapshot), on the params' device; scalars are Python numbers
         (JSON-friendly). Hyperparameters are included so a resumed schedule continues.
         """
-        d = {"t": self.t, **self._hyperparameters()}
-        for name, arrays in self.state.items():
-            for i, a in enumerate(arrays):
-                d[f"{name}.{i}"] = a.copy()
-        return d
+        return {"t": self.t, **self._hyperparameters(),
+                **{key: a.copy() for key, a in self._named_state()}}
+
+    def _named_state(self):
+        """``("<state>.<i>", array)`` for every state array (``m.0``, ``v.3``, ...)."""
+        return [(f"{name}.{i}", a) for name, arrays in self.state.items()
+                for i, a in enumerate(arrays)]
 
     def load_state_dict(self, d: dict):
         """Restore ``t``, the hyperparameters and the state arrays (copied in place, cast to
         the params' dtype, host arrays moved to the device). Keys and shapes must match
         this optimiser's own ``state_dict()``; nothing is changed when they do not."""
         where = f"{type(self).__name__}.load_state_dict"
-        expected = set(self.state_dict_keys())
+        expected = {"t", *self._hyperparameters(), *dict(self._named_state())}
         missing, unexpected = expected - set(d), set(d) - expected
         if unexpected:
             raise ValueError(f"{where}: unexpected keys {sorted(unexpected)}, missing "
@@ -200,23 +202,15 @@ class Optimizer:
                              "list?)")
         if missing:
             raise KeyError(f"{where}: state is missing {sorted(missing)}")
-        for name, arrays in self.state.items():
-            for i, dst in enumerate(arrays):
-                src = d[f"{name}.{i}"]
-                if tuple(getattr(src, "shape", ())) != tuple(dst.shape):
-                    raise ValueError(f"{where}: {name}.{i}: expected shape {tuple(dst.shape)}, "
-                                     f"got {tuple(getattr(src, 'shape', ()))}")
+        for key, dst in self._named_state():
+            if tuple(getattr(d[key], "shape", ())) != tuple(dst.shape):
+                raise ValueError(f"{where}: {key}: expected shape {tuple(dst.shape)}, "
+                                 f"got {tuple(getattr(d[key], 'shape', ()))}")
         t = checks.integer(d["t"], "t", where, low=0)
         self._set_hyperparameters(d)
         self.t = t
-        for name, arrays in self.state.items():
-            for i, dst in enumerate(arrays):
-                dst[...] = get_array_module(dst).asarray(d[f"{name}.{i}"], dtype=dst.dtype)
-
-    def state_dict_keys(self):
-        keys = ["t", *self._hyperparameters()]
-        keys += [f"{name}.{i}" for name in self.state for i in range(len(self.params))]
-        return keys
+        for key, dst in self._named_state():
+            dst[...] = get_array_module(dst).asarray(d[key], dtype=dst.dtype)
 
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())
