@@ -2,9 +2,11 @@
 
     python examples/evaluate.py runs/nsgan            # reads runs/nsgan/samples.npy
     python examples/evaluate.py samples.npy --no-parzen
+    python examples/evaluate.py runs/goodfellow --value-range 0 1   # a sigmoid G's samples
 
 The samples are an (N, 784) or (N, 1, 28, 28) float array in [-1, 1] (what
-examples/mnist_gan.py writes with --n-samples). Printed: FID and the Inception-style
+examples/mnist_gan.py writes with --n-samples; in [0, 1] for --arch goodfellow, given with
+--value-range 0 1). Printed: FID and the Inception-style
 score on the features of tinygan's own MNIST classifier (shipped with the package: every
 user's figures come from the same network, SHA-256 checked), k-NN precision and recall
 (k = 3) against the test digits, and
@@ -46,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument("--no-reference", action="store_true",
                    help="skip the real-data column (cached after its first computation)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--value-range", nargs=2, type=float, default=(-1.0, 1.0),
+                   metavar=("LOW", "HIGH"),
+                   help="the samples' pixel range: -1 1 (tanh generators) or 0 1 (sigmoid)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: $TINYGAN_BACKEND or numpy)")
     p.add_argument("--classifier", metavar="FILE", default=None,
@@ -66,10 +71,14 @@ class BadInput(Exception):
     """Input the script cannot use; main prints it as one line and exits with 2."""
 
 
-def load_samples(path: str, n: int):
-    """(N, 784) float32 from DIR/samples.npy or a .npy file; BadInput otherwise."""
+def load_samples(path: str, n: int, value_range=(-1.0, 1.0)):
+    """(N, 784) float32 in [-1, 1] (the metrics' range) from DIR/samples.npy or a .npy
+    file holding samples in ``value_range``; BadInput otherwise."""
     import numpy as np
 
+    low, high = (float(v) for v in value_range)
+    if (low, high) not in ((-1.0, 1.0), (0.0, 1.0)):
+        raise BadInput(f"--value-range must be -1 1 or 0 1, got {low:g} {high:g}")
     if os.path.isdir(path):
         path = os.path.join(path, "samples.npy")
     if not os.path.isfile(path):
@@ -87,9 +96,11 @@ def load_samples(path: str, n: int):
     if not np.isfinite(x).all():
         raise BadInput(f"{path} contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
-    if lo < -1.01 or hi > 1.01:
-        print(f"warning: samples range over [{lo:.2f}, {hi:.2f}], not [-1, 1]", file=sys.stderr)
-    return x[:n].astype(np.float32)
+    if lo < low - 0.01 or hi > high + 0.01:
+        print(f"warning: samples range over [{lo:.2f}, {hi:.2f}], not [{low:g}, {high:g}]",
+              file=sys.stderr)
+    x = x[:n].astype(np.float32)
+    return 2 * x - 1 if low == 0 else x
 
 
 def format_value(result: dict, key: str, std_key, fmt: str) -> str:
@@ -136,7 +147,7 @@ def evaluate(a) -> int:
 
     if a.backend:
         backend.set_backend(a.backend)
-    x = load_samples(a.samples, a.n)
+    x = load_samples(a.samples, a.n, a.value_range)
     print(f"{len(x)} samples from {a.samples}", flush=True)
     try:
         clf = load_classifier(a.classifier)

@@ -325,3 +325,20 @@ def test_readme_names_every_example_script():
     for name in scripts:
         assert f"examples/{name}" in section, name
     assert "Two scripts" not in section and "two scripts" not in section
+
+
+def test_evaluate_reads_samples_of_a_sigmoid_generator(tmp_path, monkeypatch):
+    """--value-range 0 1 maps [0, 1] samples to the metrics' [-1, 1]; other ranges are refused."""
+    import importlib.util
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "examples"))      # its _blas helper
+    spec = importlib.util.spec_from_file_location("evaluate_example",
+                                                  os.path.join(ROOT, "examples", "evaluate.py"))
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+    x = numpy.random.default_rng(0).random((5, 784)).astype(numpy.float32)
+    numpy.save(tmp_path / "samples.npy", x)
+    got = evaluate.load_samples(str(tmp_path), 4, (0, 1))
+    assert got.shape == (4, 784) and numpy.allclose(got, 2 * x[:4] - 1)
+    assert numpy.array_equal(evaluate.load_samples(str(tmp_path), 4), x[:4])
+    with pytest.raises(evaluate.BadInput, match="--value-range must be"):
+        evaluate.load_samples(str(tmp_path), 4, (0, 255))
