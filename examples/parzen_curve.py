@@ -8,8 +8,11 @@ repeated it), plots the mean test log-likelihood +- its standard error against e
 with the target line (Goodfellow et al. 2014, Table 1: 225 +- 2 nats), and fits two
 curves to the measurements from --fit-from on:
 
-* log-linear    ll(e) = a + b ln e               (keeps growing; an optimistic reach)
+* log-linear    ll(e) = a + b ln e               (keeps growing, ever more slowly)
 * saturating    ll(e) = c - d exp(-e / tau)      (levels off at c; tau from a grid)
+* recent rate   a straight line through the measurements of the last --recent epochs
+                (the current slope, kept constant: the most optimistic of the three
+                while the curve bends down)
 
 For each it prints (and draws, dashed) the epoch at which the fit reaches --target, or
 says that it levels off below it. These are extrapolations of a noisy curve, not
@@ -89,6 +92,10 @@ def build_parser():
     p.add_argument("--fit-from", type=int, default=20,
                    help="fit the measurements from this epoch on (the first epochs "
                         "follow a different, faster regime)")
+    p.add_argument("--recent", type=int, default=25,
+                   help="epochs at the end of the curve whose slope the straight line keeps")
+    p.add_argument("--ymin", type=float, default=None,
+                   help="lower end of the y axis (earlier, lower points are then off the plot)")
     p.add_argument("--title", default="Goodfellow et al. 2014 recipe on MNIST: Parzen "
                                       "log-likelihood of the test set")
     return p
@@ -132,13 +139,27 @@ def main(argv=None) -> int:
         print(f"  saturating  ll = {c:.1f} - {d:.1f} exp(-e / {tau:.0f}): " + (
             f"reaches {a.target:g} at epoch {reach_s:.0f}" if reach_s else
             f"levels off at {c:.1f}, below {a.target:g}"))
-        horizon = max([e[-1] * 1.5] + [r * 1.05 for r in (reach_l, reach_s)
+        recent = e >= e[-1] - a.recent
+        slope, icpt = np.polyfit(e[recent], ll[recent], 1)
+        reach_r = (a.target - icpt) / slope if slope > 0 else None
+        print(f"  recent rate {slope:.3f} nats/epoch over epochs {int(e[recent][0])}..{int(e[-1])}: "
+              + (f"reaches {a.target:g} at epoch {reach_r:.0f}" if reach_r else "not rising"))
+        horizon = max([e[-1] * 1.5] + [r * 1.05 for r in (reach_l, reach_s, reach_r)
                                        if r and r < 50 * e[-1]])
-        xs = np.linspace(fe[0], horizon, 200)
+
+        def upto(start, reach):      # each dashed curve stops a little after its own reach
+            end = min(horizon, reach * 1.05) if reach else horizon
+            return np.linspace(start, end, 200)
+
+        xs, xe = upto(fe[0], reach_l), upto(fe[0], reach_s)
         extra = [(f"fit a + b ln e (reaches {a.target:g} at epoch {reach_l:.0f})" if reach_l
                   else "fit a + b ln e", xs, la + lb * np.log(xs)),
                  (f"fit c - d exp(-e/tau) (" + (f"reaches {a.target:g} at epoch {reach_s:.0f})"
-                  if reach_s else f"levels off at {c:.0f})"), xs, c - d * np.exp(-xs / tau))]
+                  if reach_s else f"levels off at {c:.0f})"), xe, c - d * np.exp(-xe / tau))]
+        xr = upto(e[recent][0], reach_r)
+        extra.append((f"recent rate {slope:.2f}/epoch" + (
+            f" (reaches {a.target:g} at epoch {reach_r:.0f})" if reach_r else ""),
+            xr, icpt + slope * xr))
     else:
         print(f"fewer than 4 measurements from epoch {a.fit_from} on: no fit")
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -146,7 +167,8 @@ def main(argv=None) -> int:
                            ylabel="Parzen log-likelihood (nats)", title=a.title,
                            label="tinygan, measured (+- s.e.)",
                            references=[("Goodfellow et al. 2014, Table 1: 225 +- 2", PAPER,
-                                        PAPER_SE)], extra=extra)
+                                        PAPER_SE)], extra=extra, ymin=a.ymin,
+                           ymax=max(a.target, float(ll.max())) + 30)
     print(f"figure: {a.out}")
     return 0
 

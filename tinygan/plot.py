@@ -301,13 +301,14 @@ def save_curves_1d(x, p_data, p_g, panels, path, ylabel: str = "D(x)") -> str:
 
 # -- a metric against training time -------------------------------------------------
 def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel="epoch",
-                      ylabel="", title=None, label="measured") -> str:
+                      ylabel="", title=None, label="measured", ymin=None, ymax=None) -> str:
     """One measured metric against training time, with optional error bars.
 
     ``x``, ``y`` (and ``yerr``): equal-length sequences of floats. ``references``:
     ``(label, value, band)`` horizontal lines (band: a half-width shaded around it, or 0),
     e.g. a published figure. ``extra``: ``(label, xs, ys)`` dashed curves, e.g. fits and
-    their extrapolations. Returns the path written.
+    their extrapolations. ``ymin``, ``ymax``: the y axis' ends (None: automatic). Returns the
+    path written.
     """
     x, y = _points_1d(x, "x"), _points_1d(y, "y")
     if x.shape != y.shape or x.size == 0:
@@ -328,6 +329,7 @@ def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel=
         ax.plot(_points_1d(xs, "xs"), _points_1d(ys, "ys"), "--", lw=1, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=ymin, top=ymax)
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
