@@ -166,11 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="iterations between logged statistics (host syncs, NaN checks, "
                         "progress bar), and always at each epoch's end; each is the mean over "
                         "its interval (default: 50)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads: sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads; "
-                        "0 leaves BLAS alone. Default: 1, unless one of these variables is "
-                        "already set (on a busy 2-core CPU two threads were 10x slower than "
-                        "one, on an idle one 1.3x faster)")
+    threads_help = ("BLAS threads: sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy loads; 0 "
+                    "leaves BLAS alone. Default: 1, unless one of these variables is already "
+                    "set (on a busy 2-core CPU two threads were 10x slower than one, on an "
+                    "idle one 1.3x faster)")
+    p.add_argument("--threads", type=int, default=None, help=threads_help)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--parzen-every", type=int, default=0,
                    help="every N epochs append the Parzen-window log-likelihood of the test "
