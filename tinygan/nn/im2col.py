@@ -19,11 +19,11 @@ body is above :func:`col2im_gather`).
 
 Layout: the working buffers are channel-first and batch-LAST, a_pad (C, H + 2p, W + 2p, N)
 and cols ordered (c, i, j) x (h, w, n). A strided slice then moves runs of N contiguous
-values, not runs of W' (7 for DCGAN's 7x7 maps): on NumPy this made im2col and col2im
-2-3 times faster than NCHW buffers. Layers see (N, C, H, W) shapes; the images that
-convolutions return are transposed views of batch-last memory, which the elementwise
-layers after them keep, so the next convolution reads them without a transposing copy
-(DCGAN's training step about 1.2x faster on NumPy than with contiguous NCHW copies).
+values, not runs of W' (7 for DCGAN's 7x7 maps). Layers see (N, C, H, W) shapes; the
+images that convolutions return are transposed views of batch-last memory, which the
+elementwise layers after them keep, so the next convolution reads them without a
+transposing copy. Linear keeps this layout too when it gets such a map flattened (its
+input gradient is returned in its input's memory order). Measured gains: docs/design-notes.md.
 
 ``to_channel_rows`` / ``from_channel_rows`` convert between NCHW images and the
 (C, H W N) matrices that multiply ``cols`` in a single matrix product.

@@ -52,8 +52,9 @@ class Linear(AffineLayer):
     def _input_grad(self, dy):
         x = self.x
         if x.flags.f_contiguous and not x.flags.c_contiguous:
-            # dx in x's memory layout: x is then a flattened batch-last feature map
-            # (nn.im2col.from_channel_rows), and the layers below continue in that layout
+            # x is a convolution's output flattened: an (N, C, H, W) view of (C, H, W, N)
+            # memory, so (m, n_in) with the batch fastest. dx = (W dy^T)^T comes out in that
+            # same order, and the convolution below reads it without a transposing copy.
             return (self._weight() @ dy.T).T
         return dy @ self._weight().T
 
