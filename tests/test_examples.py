@@ -91,14 +91,25 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_mnist_gan_recipe_names_are_the_packages():
+    from tinygan.train import RECIPE_NAMES
+
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import mnist_gan
+    finally:
+        sys.path.pop(0)
+    assert mnist_gan.RECIPES == RECIPE_NAMES
+
+
 def test_mnist_gan_recipe_paper_and_authors_select_their_schedules(mnist_dir, tmp_path):
     """--recipe picks the trainer's settings: 640 digits, 10 critic updates. The paper's
     WGAN box makes a G update every 5 critic updates (2); the authors' warm-up holds G
-    back for 100 (0). --recipe is part of the run: resuming with another is refused (not
-    given, a resume keeps the run's)."""
+    back for 100 (0); tinygan's default every 2 (5). --recipe is part of the run: resuming
+    with another is refused (not given, a resume keeps the run's)."""
     env = data_env(mnist_dir)
     steps = {}
-    for name in ("paper", "authors"):
+    for name in ("paper", "authors", "default"):
         out = tmp_path / name
         r = run(MNIST_GAN, "--loss", "wgan", "--recipe", name, "--limit", 640, "--epochs", 1,
                 "--n-samples", 10, "--log-every", 5, "--out", out, "--no-progress", env=env)
@@ -106,7 +117,7 @@ def test_mnist_gan_recipe_paper_and_authors_select_their_schedules(mnist_dir, tm
         assert json.loads((out / "config.json").read_text())["recipe"] == name
         assert f"(recipe {name})" in r.stdout
         steps[name] = r.stdout.split("final (iteration ")[1].split(")")[0]
-    assert steps == {"paper": "10, G step 2", "authors": "10, G step 0"}
+    assert steps == {"paper": "10, G step 2", "authors": "10, G step 0", "default": "10, G step 5"}
     r = run(MNIST_GAN, "--loss", "wgan", "--recipe", "default", "--limit", 640, "--epochs", 2,
             "--out", tmp_path / "paper", "--resume", env=env)
     assert r.returncode == 2 and "recipe" in r.stderr and "Traceback" not in r.stderr

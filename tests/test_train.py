@@ -464,6 +464,9 @@ def test_recipes_name_the_papers_the_authors_and_the_default(xp):
     authors = train.recipe("wgan-gp", "authors")
     assert authors == {"betas": (0.5, 0.9), "batch_size": 50}
     assert not tiny(xp, "wgan").warmup
+    for loss in ("wgan", "wgan-gp"):   # the measured default: the box, lr 2e-4, n_critic 2
+        assert train.recipe(loss) == {"lr": 2e-4, "n_critic": 2, "batch_size": 64}
+        assert train.recipe(loss, mlp=False) == train.recipe(loss, "paper")   # measured on MLPs
     with pytest.raises(ValueError, match="recipe"):
         train.recipe("wgan", "tuned")
     with pytest.raises(ValueError, match="loss"):
