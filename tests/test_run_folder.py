@@ -152,7 +152,7 @@ def test_help_and_printed_configuration_show_real_values(mnist_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     head = r.stdout.split("  optimizer")[0].splitlines()[1:]     # "  <option>  <value>" lines
     printed = dict(line.split(None, 1) for line in head)
-    assert printed["lr"] == "0.0001" and printed["n_critic"] == "5"
+    assert printed["lr"] == "0.0002" and printed["n_critic"] == "2"   # the default recipe
     assert "None" not in printed.values(), printed
 
 
