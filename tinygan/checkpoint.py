@@ -27,7 +27,6 @@ __all__ = ["save", "load", "load_meta", "CheckpointError", "META_KEY"]
 META_KEY = "__meta__"
 
 
-
 class CheckpointError(ValueError):
     """A checkpoint file is corrupt, truncated or was not written by :func:`save`."""
 
@@ -105,23 +104,28 @@ def _check_file(path: str) -> None:
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
 
-def _parse_meta(raw, path: str) -> dict:
+def _read(path, meta_only: bool):
+    """``(arrays, meta)`` of the checkpoint at ``path`` (``arrays`` empty when ``meta_only``:
+    no array is read)."""
+    path = os.fspath(path)
+    _check_file(path)
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        with np.load(path, allow_pickle=False) as npz:  # never unpickles: refuses pickled data
+            # reads (and CRC-checks) every member asked for
+            arrays = {key: npz[key] for key in npz.files if not meta_only or key == META_KEY}
+    except _READ_ERRORS as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled "
+                              f"({type(err).__name__}: {err})") from err
+    if META_KEY not in arrays:
+        raise CheckpointError(
+            f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
+    try:
+        meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the {META_KEY!r} entry is not valid JSON ({err})") from err
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: the {META_KEY!r} entry is not a JSON object")
-    return meta
-
-
-def _unreadable(path: str, err: Exception) -> CheckpointError:
-    return CheckpointError(f"{path}: unreadable checkpoint: corrupt, truncated or pickled "
-                           f"({type(err).__name__}: {err})")
-
-
-def _no_meta(path: str) -> CheckpointError:
-    return CheckpointError(f"{path}: no {META_KEY!r} entry; not written by tinygan.checkpoint.save")
+    return arrays, meta
 
 
 def load(path):
@@ -131,29 +135,10 @@ def load(path):
     Raises FileNotFoundError when ``path`` does not exist and :class:`CheckpointError`
     (naming the file) when it is corrupt, truncated or lacks the meta entry.
     """
-    path = os.fspath(path)
-    _check_file(path)
-    try:
-        npz = np.load(path, allow_pickle=False)  # never unpickles: refuses pickled data
-        with npz:
-            arrays = {key: npz[key] for key in npz.files}  # reads (and CRC-checks) every member
-    except _READ_ERRORS as err:
-        raise _unreadable(path, err) from err
-    if META_KEY not in arrays:
-        raise _no_meta(path)
-    return arrays, _parse_meta(arrays.pop(META_KEY), path)
+    return _read(path, meta_only=False)
 
 
 def load_meta(path) -> dict:
     """Only the ``meta`` dict of a checkpoint (its arrays are not read); the errors of
     :func:`load`."""
-    path = os.fspath(path)
-    _check_file(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            raw = npz[META_KEY] if META_KEY in npz.files else None
-    except _READ_ERRORS as err:
-        raise _unreadable(path, err) from err
-    if raw is None:
-        raise _no_meta(path)
-    return _parse_meta(raw, path)
+    return _read(path, meta_only=True)[1]

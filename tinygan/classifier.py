@@ -72,20 +72,11 @@ def arch_hash() -> str:
 
 def build_network(seed: int = 0, dtype=DEFAULT_DTYPE) -> nn.Sequential:
     """The untrained network of ARCH on the current backend (He init, seeded)."""
-    rng = make_rng(seed)
-    layers = []
-    for kind, *args in ARCH:
-        if kind == "conv":
-            layers.append(nn.Conv2d(*args, init=RECIPE["init"], rng=rng, dtype=dtype))
-        elif kind == "linear":
-            layers.append(nn.Linear(*args, init=RECIPE["init"], rng=rng, dtype=dtype))
-        elif kind == "relu":
-            layers.append(nn.ReLU())
-        elif kind == "flatten":
-            layers.append(nn.Flatten())
-        else:  # pragma: no cover - ARCH is a constant
-            raise ValueError(f"unknown layer kind {kind!r}")
-    return nn.Sequential(*layers)
+    rng, init = make_rng(seed), RECIPE["init"]
+    layer = {"conv": lambda *a: nn.Conv2d(*a, init=init, rng=rng, dtype=dtype),
+             "linear": lambda *a: nn.Linear(*a, init=init, rng=rng, dtype=dtype),
+             "relu": nn.ReLU, "flatten": nn.Flatten}
+    return nn.Sequential(*(layer[kind](*args) for kind, *args in ARCH))  # in order: one rng
 
 
 def _as_batch(x):
@@ -183,11 +174,9 @@ def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = N
     from .losses import softmax_cross_entropy
     from .optim import Adam
 
-    epochs = RECIPE["epochs"] if epochs is None else epochs
-    batch_size = RECIPE["batch_size"] if batch_size is None else batch_size
-    lr = RECIPE["lr"] if lr is None else lr
-    lr_decay = RECIPE["lr_decay"] if lr_decay is None else lr_decay
-    seed = RECIPE["seed"] if seed is None else seed
+    given = dict(epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed)
+    epochs, batch_size, lr, lr_decay, seed = (RECIPE[k] if v is None else v
+                                              for k, v in given.items())
     epochs = checks.integer(epochs, "epochs", "train_classifier", low=1)
     batch_size = checks.integer(batch_size, "batch_size", "train_classifier", low=1)
     net = build_network(seed).train()

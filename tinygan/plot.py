@@ -223,11 +223,7 @@ def save_scatter_table(rows: dict, real, path, centres=None, point_size: float =
     for r, (name, snapshots) in enumerate(rows.items()):
         for c in range(ncol):
             ax = axes[r, c]
-            ax.set_xlim(x0, x1)
-            ax.set_ylim(y0, y1)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xticks=[], yticks=[])
             if c >= len(snapshots):
                 ax.axis("off")
                 continue
@@ -289,8 +285,7 @@ def save_curves_1d(x, p_data, p_g, panels, path, ylabel: str = "D(x)") -> str:
         ax.set_zorder(dens.get_zorder() + 1)   # curves above the shading
         ax.patch.set_visible(False)
         ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("x")
-        ax.set_ylabel(ylabel)
+        ax.set(xlabel="x", ylabel=ylabel)
         ax.grid(True, alpha=0.3)
         handles = ax.get_legend_handles_labels()
         shades = dens.get_legend_handles_labels()
@@ -327,9 +322,7 @@ def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel=
             ax.axhspan(value - band, value + band, color="k", alpha=0.08)
     for name, xs, ys in extra:
         ax.plot(_points_1d(xs, "xs"), _points_1d(ys, "ys"), "--", lw=1, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=ymin, top=ymax)
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(ymin, ymax))
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)

@@ -118,12 +118,7 @@ def search_dirs(data_dir=None) -> list[str]:
     if root:
         dirs.append(os.path.join(root, "mnist"))
     dirs.append(cache_dir())
-    unique = []
-    for d in dirs:
-        d = os.path.abspath(os.path.expanduser(d))
-        if d not in unique:
-            unique.append(d)
-    return unique
+    return list(dict.fromkeys(os.path.abspath(os.path.expanduser(d)) for d in dirs))
 
 
 def find_mnist_file(name: str, data_dir=None, download: bool = True) -> str:
@@ -218,8 +213,7 @@ def read_idx(path, kind: str) -> np.ndarray:
     header present; magic 2051 (images, ndim 3) or 2049 (labels, ndim 1) with dtype
     byte 0x08; payload length equal to the product of the header's sizes.
     """
-    raw = _gunzip(path)
-    return _parse_idx(raw, path, kind)
+    return _parse_idx(_gunzip(path), path, kind)
 
 
 def _gunzip(path) -> bytes:
@@ -273,6 +267,13 @@ def _verify(path: str, name: str, raw: bytes | None = None) -> None:
     )
 
 
+def _read_verified(path: str, name: str, kind: str) -> np.ndarray:
+    raw = _gunzip(path)
+    array = _parse_idx(raw, path, kind)  # format errors first: they say more
+    _verify(path, name, raw)
+    return array
+
+
 def _load_split_uint8(split: str, data_dir, download: bool):
     image_name, label_name = FILES[split]
     image_path = find_mnist_file(image_name, data_dir, download)
@@ -280,14 +281,8 @@ def _load_split_uint8(split: str, data_dir, download: bool):
     key = (split, image_path, label_path)
     if key in _parsed:
         return _parsed[key]
-    arrays = []
-    for path, name, kind in ((image_path, image_name, "images"),
-                             (label_path, label_name, "labels")):
-        raw = _gunzip(path)
-        array = _parse_idx(raw, path, kind)  # format errors first: they say more
-        _verify(path, name, raw)
-        arrays.append(array)
-    images, labels = arrays
+    images, labels = (_read_verified(path, name, kind) for path, name, kind in
+                      ((image_path, image_name, "images"), (label_path, label_name, "labels")))
     if images.shape[1:] != (_ROWS, _COLS):
         raise MNISTFormatError(
             f"{image_path}: images of {images.shape[1:]} pixels, expected (28, 28)")

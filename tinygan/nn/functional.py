@@ -26,8 +26,3 @@ def softplus(s):
     """log(1 + e^s) = max(s, 0) + log1p(e^{-|s|})."""
     xp = get_array_module(s)
     return xp.maximum(s, 0) + xp.log1p(xp.exp(-xp.abs(s)))
-
-
-def log_sigmoid(s):
-    """log sigma(s) = -softplus(-s)."""
-    return -softplus(-s)
