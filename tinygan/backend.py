@@ -13,6 +13,7 @@ The backend is chosen by :func:`set_backend` or by the environment variable
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy
 
@@ -113,27 +114,18 @@ def get_array_module(*arrays):
 
     Returns numpy when CuPy is not installed, so CPU-only machines never import it.
     """
-    if _state["name"] == "cupy" or "cupy" in _loaded_modules():
+    if _state["name"] == "cupy" or "cupy" in sys.modules:
         import cupy
 
         return cupy.get_array_module(*arrays)
     return numpy
 
 
-def _loaded_modules():
-    import sys
-
-    return sys.modules
-
-
 def to_numpy(a):
     """A host NumPy copy (or the array itself when it already lives on the host)."""
-    if isinstance(a, numpy.ndarray) or numpy.isscalar(a):
+    if isinstance(a, numpy.ndarray) or not hasattr(a, "get"):
         return numpy.asarray(a)
-    get = getattr(a, "get", None)
-    if get is not None:  # cupy.ndarray
-        return get()
-    return numpy.asarray(a)
+    return a.get()  # cupy.ndarray
 
 
 def asarray(a, dtype=None):

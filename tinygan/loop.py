@@ -90,11 +90,6 @@ class FitResult(NamedTuple):
 
 
 # -- statistics --------------------------------------------------------------------
-def _to_floats(stats: dict) -> dict:
-    """0-d device arrays -> Python floats: the loop's only host syncs (one per statistic)."""
-    return {k: float(v) for k, v in stats.items()}
-
-
 def _append(history: dict, row: dict) -> None:
     """Append one logged row; columns that appear late are padded with NaN in front
     and columns missing from this row get NaN, so every list keeps the same length."""
@@ -125,10 +120,6 @@ def _nonfinite_parameter(state: dict):
     ok = to_numpy(get_array_module(flags[0]).stack(flags))
     bad = np.flatnonzero(~ok)
     return names[bad[0]] if bad.size else None
-
-
-def _postfix(row: dict) -> dict:
-    return {k: f"{v:.4g}" for k, v in row.items() if k not in _X_COLUMNS}
 
 
 # -- checkpoint ------------------------------------------------------------------
@@ -224,11 +215,13 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
                 if iteration % log_every == 0 or b + 1 == n_batches:
                     row = {"iteration": float(iteration),
                            "g_step": float(getattr(trainer, "g_steps", math.nan))}
-                    row.update({k: v / count for k, v in _to_floats(sums).items()})
+                    # float(): the loop's only host syncs, one per statistic
+                    row.update({k: float(v) / count for k, v in sums.items()})
                     sums, count = {}, 0
                     _check_finite(row, iteration, epoch + 1, ckpt, log_every)
                     _append(history, row)
-                    bar.set_postfix(_postfix(row), refresh=False)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
+                                     if k not in _X_COLUMNS}, refresh=False)
         finally:
             bar.close()
         seconds = time.perf_counter() - t0
@@ -269,8 +262,7 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         y = None if labels is None else backend.asarray(labels[start:start + m])
-        x = to_numpy(trainer.sample(n=m, y=y))
-        x = x.reshape(m, -1)
+        x = to_numpy(trainer.sample(n=m, y=y)).reshape(m, -1)
         if out is None:
             out = np.empty((n, x.shape[1]), dtype=np.float32)
         out[start:start + m] = x

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy  # host-side seed mixing
 
 from . import nn
-from .backend import DEFAULT_DTYPE, default_rng, get_array_module
+from .backend import DEFAULT_DTYPE, default_rng, get_array_module, get_backend
 
 MLP_ACTIVATIONS = ("leakyrelu", "relu", "tanh")
 DCGAN_STD = 0.02  # Radford et al. 2016, sec. 4: "initialized from a zero-centered Normal
@@ -76,12 +76,8 @@ def label_mask(joined_shape, d: int, dtype=DEFAULT_DTYPE, xp=None):
     """0/1 array broadcastable to ``joined_shape``: 1 on the first ``d`` features/channels
     (the data x), 0 on the label part. The conditional gradient penalty measures
     ||grad_x f(x, y)|| only over x (``lipschitz.gradient_penalty(..., mask=...)``)."""
-    if xp is None:
-        from .backend import get_backend
-        xp = get_backend()
-    shape = [1] * len(joined_shape)
-    shape[1] = joined_shape[1]
-    mask = xp.zeros(tuple(shape), dtype=dtype)
+    xp = get_backend() if xp is None else xp
+    mask = xp.zeros((1, joined_shape[1]) + (1,) * (len(joined_shape) - 2), dtype=dtype)
     mask[:, :d] = 1
     return mask
 
@@ -181,10 +177,10 @@ def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, r
         _dcgan_batchnorm(c1 * 7 * 7, rng, dtype),
         nn.ReLU(),
         nn.Reshape((c1, 7, 7)),
-        _conv_t(c1, c2, 4, 2, 1, False, "normal", rng, dtype),
+        _conv(c1, c2, 4, 2, 1, False, "normal", rng, dtype, nn.ConvTranspose2d),
         _dcgan_batchnorm(c2, rng, dtype),
         nn.ReLU(),
-        _conv_t(c2, 1, 4, 2, 1, True, "normal", rng, dtype),
+        _conv(c2, 1, 4, 2, 1, True, "normal", rng, dtype, nn.ConvTranspose2d),
         nn.Tanh(),
     )
 
@@ -268,12 +264,6 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
 def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv2d):
     return layer(c_in, c_out, k, stride=stride, padding=padding, bias=bias, init=init,
                  std=DCGAN_STD, rng=rng, dtype=dtype)
-
-
-def _conv_t(c_in, c_out, k, stride, padding, bias, init, rng, dtype):
-    return nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias,
-                              init=init, std=DCGAN_STD, rng=rng, dtype=dtype)
-
 
 # -- Goodfellow et al. 2014, the MNIST models of their code (mnist.yaml) ---------------
 

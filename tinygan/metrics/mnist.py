@@ -57,10 +57,7 @@ def _as_images(samples, where):
                          f"in [-1, 1], got {tuple(x.shape)}")
     if x.shape[0] < 2:
         raise ValueError(f"{where}: need at least 2 samples, got {x.shape[0]}")
-    xp = get_array_module(x)
-    if x.dtype != xp.float32:
-        x = x.astype(xp.float32)
-    return x
+    return x.astype(get_array_module(x).float32, copy=False)
 
 
 def _get_classifier(classifier):
@@ -120,10 +117,8 @@ def parzen_mnist(samples, sigmas=PARZEN_SIGMAS, value_range=(-1, 1)) -> ParzenRe
     if value_range not in ((-1.0, 1.0), (0.0, 1.0)):
         raise ValueError(f"parzen_mnist: value_range must be (-1, 1) or (0, 1), got {value_range}")
     mu = _as_images(samples, "parzen_mnist")[:PARZEN_N]
-    if value_range == (0.0, 1.0):
-        mu = mu.astype(get_array_module(mu).float64)
-    else:
-        mu = _to_unit_float64(mu)
+    mu = mu.astype(get_array_module(mu).float64) if value_range == (0.0, 1.0) else \
+        _to_unit_float64(mu)
     train, _ = _mnist("train")
     test, _ = _mnist("test")
     sigma, _ = parzen_select_sigma(mu, _to_unit_float64(train[PARZEN_VALID]), sigmas)
