@@ -211,3 +211,10 @@ def test_figure_script_draws_small_pngs(tmp_path):
     for name in re.findall(r"\]\(([\w-]+\.png)\)", _chapter()):
         assert (DOCS / name).exists(), f"the chapter shows {name}, which is missing"
         assert (DOCS / name).stat().st_size < 40_000, f"{name} is not small"
+
+
+def test_chapter_stays_short():
+    """The chapter is mathematics only; implementation notes, measured results and
+    speed remarks live in design-notes.md, so it stays at or under 1,297 lines."""
+    lines = len(_chapter().splitlines())
+    assert lines <= 1297, f"docs/derivations.md has {lines} lines; move prose to design-notes.md"
