@@ -80,3 +80,16 @@ def float_dtype(dtype, where: str):
     if numpy.dtype(dtype) not in (numpy.float32, numpy.float64):
         raise TypeError(f"{where}: expected a float32 or float64 array, got dtype "
                         f"{numpy.dtype(dtype)}")
+
+
+def point_sets(where: str, **sets):
+    """Two sets of points, each (n, d) (samples, features), of the same d and dtype."""
+    for name, a in sets.items():
+        if a.ndim != 2:
+            raise ValueError(f"{where}: expected {name} of shape (n, d), got {tuple(a.shape)}")
+    (name_a, a), (name_b, b) = sets.items()
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{where}: dimensions differ, {name_a} d={a.shape[1]}, "
+                         f"{name_b} d={b.shape[1]}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{where}: dtypes differ, {a.dtype} vs {b.dtype}")

@@ -40,8 +40,7 @@ def clip_weights(model, c: float):
     """
     c = checks.positive(c, "the clipping bound c", "clip_weights")
     for param, _ in model.parameters():
-        xp = get_array_module(param)
-        xp.clip(param, -c, c, out=param)
+        get_array_module(param).clip(param, -c, c, out=param)
     return model
 
 
@@ -73,14 +72,12 @@ def interpolate(x_real, x_fake, rng=None):
         raise ValueError(f"interpolate: expected a batch (m, ...) with m >= 1, got shape "
                          f"{tuple(x_real.shape)}")
     rng = default_rng() if rng is None else rng
-    m = x_real.shape[0]
-    eps = rng.random((m,) + (1,) * (x_real.ndim - 1), dtype=x_real.dtype)
+    eps = rng.random((x_real.shape[0],) + (1,) * (x_real.ndim - 1), dtype=x_real.dtype)
     if get_array_module(eps) is not xp:
         raise TypeError(
             f"interpolate: rng draws {get_array_module(eps).__name__} arrays but the "
             f"batch lives in {xp.__name__}; pass a generator of the same backend")
-    x_hat = eps * x_real + (1 - eps) * x_fake
-    return x_hat, eps
+    return eps * x_real + (1 - eps) * x_fake, eps
 
 
 # ---------------------------------------------------------------------------------
@@ -144,16 +141,13 @@ def _check_second_order(critic):
                 "(mixes_samples, e.g. BatchNorm), so grad_x f(x_hat_i) is not a "
                 "per-sample gradient and the penalty is ill-defined; build the critic "
                 "without batch normalisation (Gulrajani et al. 2017, sec. 4)")
-        if isinstance(layer, Layer) and (type(layer).jvp is Layer.jvp
-                                         or type(layer).jvp_backward is Layer.jvp_backward):
+        # a Layer must override both methods; anything else must at least have them
+        has_pair = all(hasattr(layer, name) and getattr(type(layer), name, None)
+                       is not getattr(Layer, name) for name in ("jvp", "jvp_backward"))
+        if not has_pair:
             raise PenaltyIncompatibleError(
                 f"gradient_penalty: {path} = {layer!r} has no second-order pair "
                 "(jvp / jvp_backward), needed for the double backprop")
-        if not isinstance(layer, Layer) and not (hasattr(layer, "jvp")
-                                                 and hasattr(layer, "jvp_backward")):
-            raise PenaltyIncompatibleError(
-                f"gradient_penalty: {path} = {layer!r} has no jvp / jvp_backward methods, "
-                "needed for the double backprop")
 
 
 def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, mask=None):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .. import checks
 from ..backend import get_array_module
 
 #: rows of the (rows, N) distance block held in memory at once
@@ -76,17 +77,8 @@ def precision_recall(real_features, fake_features, k: int = 3, block: int = BLOC
 
     real_features (N_r, F), fake_features (N_g, F), same dtype. Returns Python floats.
     """
-    for name, f in (("real_features", real_features), ("fake_features", fake_features)):
-        if f.ndim != 2:
-            raise ValueError(f"precision_recall: expected {name} of shape (N, F), got {tuple(f.shape)}")
-    if real_features.shape[1] != fake_features.shape[1]:
-        raise ValueError(
-            f"precision_recall: feature sizes differ, {real_features.shape[1]} vs {fake_features.shape[1]}"
-        )
-    if real_features.dtype != fake_features.dtype:
-        raise TypeError(
-            f"precision_recall: dtypes differ, {real_features.dtype} vs {fake_features.dtype}"
-        )
+    checks.point_sets("precision_recall", real_features=real_features,
+                      fake_features=fake_features)
     real_r2 = knn_radii_sq(real_features, k, block)
     fake_r2 = knn_radii_sq(fake_features, k, block)
     return PrecisionRecall(

@@ -37,17 +37,6 @@ def _log_mean_exp(a, axis=1):
     return (m + xp.log(xp.exp(a - m).mean(axis=axis, keepdims=True))).squeeze(axis)
 
 
-def _check(samples, points, where):
-    for name, a in (("samples", samples), ("points", points)):
-        if a.ndim != 2:
-            raise ValueError(f"{where}: expected {name} of shape (n, d), got {tuple(a.shape)}")
-    if samples.shape[1] != points.shape[1]:
-        raise ValueError(f"{where}: dimensions differ, samples d={samples.shape[1]}, "
-                         f"points d={points.shape[1]}")
-    if samples.dtype != points.dtype:
-        raise TypeError(f"{where}: dtypes differ, {samples.dtype} vs {points.dtype}")
-
-
 def _log_densities(d2_block, sigma, d):
     """log p(x) for a block of squared distances (b, n) at bandwidth sigma."""
     return _log_mean_exp(d2_block * (-0.5 / sigma ** 2)) - d * math.log(sigma * math.sqrt(2 * math.pi))
@@ -56,7 +45,7 @@ def _log_densities(d2_block, sigma, d):
 def parzen_log_densities(samples, points, sigma: float, block: int = BLOCK):
     """log p(x) (N,) of each row of ``points`` (N, d) under the Gaussian Parzen window of
     bandwidth ``sigma`` on ``samples`` (n, d); an array of the inputs' module and dtype."""
-    _check(samples, points, "parzen_log_densities")
+    checks.point_sets("parzen_log_densities", samples=samples, points=points)
     sigma = checks.positive(sigma, "sigma", "parzen")
     xp = get_array_module(samples, points)
     d = samples.shape[1]
@@ -87,7 +76,7 @@ def parzen_select_sigma(samples, valid, sigmas=PARZEN_SIGMAS, block: int = BLOCK
     Returns (best sigma, list of mean log-likelihoods per sigma). The distances do not
     depend on sigma, so each distance block is computed once and reused for every sigma.
     """
-    _check(samples, valid, "parzen_select_sigma")
+    checks.point_sets("parzen_select_sigma", samples=samples, points=valid)
     sigmas = [float(s) for s in sigmas]
     if not sigmas or min(sigmas) <= 0:
         raise ValueError(f"parzen_select_sigma: need positive sigmas, got {sigmas}")

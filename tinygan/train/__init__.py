@@ -130,8 +130,7 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     ``lambda_cont`` (infogan: G takes noise_dim + n_cat + n_cont inputs, D outputs
     1 + n_cat + n_cont columns). Anything else is a ValueError.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
+    checks.choice(loss, "loss", LOSSES, "make_trainer")
     allowed = _COMMON + _ALGORITHM_KEYS[loss]
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
@@ -147,18 +146,11 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
                   pack=settings.get("pack", 1))
     own = {k: settings[k] for k in _ALGORITHM_KEYS[loss]}
     if loss in ("gan", "nsgan"):
-        gl = "minimax" if loss == "gan" else "nonsaturating"
-        trainer = GAN(G, D, opt_G, opt_D, generator_loss=gl, **own, **common)
-    elif loss == "lsgan":
-        trainer = LSGAN(G, D, opt_G, opt_D, **own, **common)
-    elif loss == "infogan":
-        trainer = InfoGAN(G, D, opt_G, opt_D, **own, **common)
-    elif loss == "wgan":
-        trainer = WGAN(G, D, opt_G, opt_D, **own, **common)
-    else:
-        trainer = WGANGP(G, D, opt_G, opt_D, **own, **common)
-    trainer.config["optimizer"] = {"kind": kind, "G": _hyper(opt_G),
-                                   "D": _hyper(opt_D)}
+        own["generator_loss"] = "minimax" if loss == "gan" else "nonsaturating"
+    trainer_class = {"gan": GAN, "nsgan": GAN, "lsgan": LSGAN, "infogan": InfoGAN,
+                     "wgan": WGAN, "wgan-gp": WGANGP}[loss]
+    trainer = trainer_class(G, D, opt_G, opt_D, **own, **common)
+    trainer.config["optimizer"] = {"kind": kind, "G": _hyper(opt_G), "D": _hyper(opt_D)}
     return trainer
 
 
@@ -166,9 +158,7 @@ def _optimizers(loss, G, D, lr, overrides):
     """opt_G, opt_D of the chosen kind. Hyperparameters: the overrides, else the paper's
     (when the kind is the paper's optimiser), else that optimiser's own defaults."""
     kind = overrides.get("optimizer", DEFAULTS[loss]["optimizer"])
-    if kind not in OPTIMIZERS:
-        raise ValueError(f"make_trainer({loss!r}): unknown optimizer {kind!r}; "
-                         f"expected one of {OPTIMIZERS}")
+    checks.choice(kind, "optimizer", OPTIMIZERS, f"make_trainer({loss!r})")
     defaults = dict(OPTIMIZER_DEFAULTS[kind])
     if kind == DEFAULTS[loss]["optimizer"]:
         defaults.update({k: v for k, v in DEFAULTS[loss].items() if k in defaults})
@@ -183,18 +173,14 @@ def _optimizers(loss, G, D, lr, overrides):
     def get(name):
         return overrides.get(name, defaults[name])
 
-    opts = []
-    for model, model_lr in ((G, overrides.get("lr_G", get("lr"))),
-                            (D, overrides.get("lr_D", get("lr")))):
-        params = model.parameters()
-        if kind == "adam":
-            opts.append(optim.Adam(params, lr=model_lr, betas=tuple(get("betas")), eps=get("eps")))
-        elif kind == "rmsprop":
-            opts.append(optim.RMSProp(params, lr=model_lr, alpha=get("alpha"), eps=get("eps")))
-        else:
-            opts.append(optim.SGD(params, lr=model_lr, momentum=get("momentum"),
-                                  nesterov=get("nesterov")))
-    return kind, opts
+    build = {
+        "adam": lambda p, lr: optim.Adam(p, lr=lr, betas=tuple(get("betas")), eps=get("eps")),
+        "rmsprop": lambda p, lr: optim.RMSProp(p, lr=lr, alpha=get("alpha"), eps=get("eps")),
+        "sgd": lambda p, lr: optim.SGD(p, lr=lr, momentum=get("momentum"),
+                                       nesterov=get("nesterov")),
+    }[kind]
+    return kind, [build(model.parameters(), overrides.get(f"lr_{name}", get("lr")))
+                  for model, name in ((G, "G"), (D, "D"))]
 
 
 def _hyper(opt):
