@@ -43,6 +43,7 @@ from typing import NamedTuple
 
 from . import checkpoint, checks, nn
 from .backend import DEFAULT_DTYPE, asarray, get_array_module, make_rng
+from .data.mnist import sha256_file as file_sha256  # the shipped weights' check
 
 #: layer specs; the hash of (ARCH, RECIPE) names the cache file
 ARCH = (
@@ -223,15 +224,6 @@ def _check_accuracy(clf: MNISTClassifier, where: str, log) -> float:
 def weights_path() -> str:
     """The file of the shipped weights (what ``load_classifier()`` reads)."""
     return SHIPPED_PATH
-
-
-def file_sha256(path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_classifier(path: str | None = None, log=print) -> MNISTClassifier:

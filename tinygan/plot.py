@@ -161,11 +161,9 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration",
     else:
         x, xlabel = np.arange(n, dtype=np.float64), "logged step"
 
-    panels = [
-        ("losses", {k: v for k, v in curves.items() if any(m in k for m in _LOSS_MARKERS)}),
-        ("other statistics", {k: v for k, v in curves.items()
-                              if not any(m in k for m in _LOSS_MARKERS)}),
-    ]
+    is_loss = {k: any(m in k for m in _LOSS_MARKERS) for k in curves}
+    panels = [(name, {k: v for k, v in curves.items() if is_loss[k] == loss_panel})
+              for name, loss_panel in (("losses", True), ("other statistics", False))]
     panels = [(name, group) for name, group in panels if group] or [("losses", {})]
     fig = Figure(figsize=(7.0, 2.8 * len(panels)), dpi=100)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]

@@ -163,7 +163,8 @@ def _fetch(url: str, dest: str) -> None:
                 bar.update(len(chunk))
 
 
-def _sha256_file(path: str) -> str:
+def sha256_file(path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -185,7 +186,7 @@ def _download(name: str, dirs) -> str:
         os.close(fd)
         try:
             _fetch(url, tmp)
-            got = _sha256_file(tmp)
+            got = sha256_file(tmp)
             if got != SHA256[name]:
                 bad_sums.append(f"{url} gave SHA-256 {got}, expected {SHA256[name]}")
                 continue
@@ -255,7 +256,7 @@ def _parse_idx(raw: bytes, path, kind: str) -> np.ndarray:
 def _verify(path: str, name: str, raw: bytes | None = None) -> None:
     """Accept the original file (gzip SHA-256) or a re-compressed copy of it (SHA-256
     of the decompressed content); refuse anything else."""
-    if _sha256_file(path) == SHA256[name]:
+    if sha256_file(path) == SHA256[name]:
         return
     raw = _gunzip(path) if raw is None else raw
     if hashlib.sha256(raw).hexdigest() == SHA256_RAW[name]:

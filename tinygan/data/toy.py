@@ -69,7 +69,6 @@ def sample_toy(name: str, n: int, rng=None):
     when None). Names: ring8, grid25, swissroll, spiral (see the module docstring)."""
     checks.choice(name, "toy distribution", TOY_NAMES, "sample_toy")
     n = checks.integer(n, "n", "sample_toy", low=1)
-    n = int(n)
     rng = backend.default_rng() if rng is None else rng
     f32 = numpy.float32
     noise = rng.standard_normal((n, 2), dtype=f32)  # drawn first: it fixes xp

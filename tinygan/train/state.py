@@ -17,13 +17,12 @@ class TrainerState:
         """Flat {name: array}: ``G.<i>.<param>``, ``D.<i>.<param>`` (and BatchNorm
         buffers), ``opt_G.<state>.<i>``, ``opt_D.<state>.<i>``. Arrays, not copies; the
         optimisers' Python scalars (t, lr, betas, ...) go to ``meta()``."""
-        arrays = dict(self.G.state_dict("G."))
-        arrays.update(self.D.state_dict("D."))
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            for key, value in opt.state_dict().items():
-                if hasattr(value, "shape"):
-                    arrays[f"{name}.{key}"] = value
-        return arrays
+        return {**self.G.state_dict("G."), **self.D.state_dict("D."),
+                **{f"{name}.{key}": value for name, opt in self._named_optimizers()
+                   for key, value in opt.state_dict().items() if hasattr(value, "shape")}}
+
+    def _named_optimizers(self):
+        return (("opt_G", self.opt_G), ("opt_D", self.opt_D))
 
     def meta(self):
         """JSON-able: loss, config, counters, optimiser scalars, generator states.
@@ -35,7 +34,7 @@ class TrainerState:
         Reads the last generator loss back to the host (call between steps, not in one).
         """
         optimizers = {name: {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape")}
-                      for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D))}
+                      for name, opt in self._named_optimizers()}
         return {
             "format": META_FORMAT, "loss": self.loss_name, "config": dict(self.config),
             "backend": backend_name(), "g_steps": self.g_steps, "d_steps": self.d_steps,
@@ -68,11 +67,10 @@ class TrainerState:
                              f"(name: (checkpoint, this trainer)): {differ}")
         self.G.load_state_dict(arrays, "G.")
         self.D.load_state_dict(arrays, "D.")
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            state = dict(meta["optimizers"][name])
+        for name, opt in self._named_optimizers():
             prefix = name + "."
-            state.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-            opt.load_state_dict(state)
+            opt.load_state_dict({**meta["optimizers"][name], **{
+                k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}})
         self.g_steps, self.d_steps = int(meta["g_steps"]), int(meta["d_steps"])
         self._d_since_g = int(meta["d_since_g"])
         last = meta["last_g_loss"]
