@@ -144,8 +144,7 @@ class MNISTClassifier:
 
     def accuracy(self, x, y) -> float:
         """Share of correct predictions, a Python float."""
-        pred = self.predict(x)
-        return float((pred == asarray(y)).mean())
+        return float((self.predict(x) == asarray(y)).mean())
 
     def state_dict(self):
         return self.net.state_dict()

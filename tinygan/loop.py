@@ -95,8 +95,7 @@ def _append(history: dict, row: dict) -> None:
     and columns missing from this row get NaN, so every list keeps the same length."""
     n = len(history.get("iteration", []))
     for k in row:
-        if k not in history:
-            history[k] = [math.nan] * n
+        history.setdefault(k, [math.nan] * n)
     for k in history:
         history[k].append(row.get(k, math.nan))
 
@@ -110,13 +109,11 @@ def _check_finite(row: dict, iteration: int, epoch: int, ckpt: str, log_every: i
 def _nonfinite_parameter(state: dict):
     """Name of the first parameter/buffer holding a NaN or inf, or None. One device
     reduction per array and a single host sync for all of them."""
-    names, flags = [], []
-    for k, a in state.items():
-        if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
-            names.append(k)
-            flags.append(get_array_module(a).isfinite(a).all())
+    names = [k for k, a in state.items() if getattr(a, "dtype", None) is not None
+             and a.dtype.kind == "f"]
     if not names:
         return None
+    flags = [get_array_module(state[k]).isfinite(state[k]).all() for k in names]
     ok = to_numpy(get_array_module(flags[0]).stack(flags))
     bad = np.flatnonzero(~ok)
     return names[bad[0]] if bad.size else None

@@ -89,8 +89,7 @@ class Minibatches:
                 self._epoch, self._batch = self._epoch + 1, 0
             else:
                 self._batch = i + 1
-            xb = self.x[index]  # gather on the device
-            yield xb, (None if self.y is None else self.y[index])
+            yield self.x[index], (None if self.y is None else self.y[index])  # device gathers
 
     __iter__ = epoch
 

@@ -79,9 +79,8 @@ class Layer:
     # -- parameters ---------------------------------------------------------------
     def add_param(self, name: str, value):
         """Register a trainable array and its zero-initialised gradient."""
-        xp = get_array_module(value)
         self.params[name] = value
-        self.grads[name] = xp.zeros_like(value)
+        self.grads[name] = get_array_module(value).zeros_like(value)
         return value
 
     def children(self):
@@ -170,8 +169,7 @@ def _copy_into(dst, state, key):
     src = state[key]
     if tuple(src.shape) != tuple(dst.shape):
         raise ValueError(f"{key}: expected shape {tuple(dst.shape)}, got {tuple(src.shape)}")
-    xp = get_array_module(dst)
-    dst[...] = xp.asarray(src, dtype=dst.dtype)
+    dst[...] = get_array_module(dst).asarray(src, dtype=dst.dtype)
 
 
 class Sequential(Layer):

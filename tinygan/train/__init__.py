@@ -93,9 +93,7 @@ def recipe(loss: str, name: str = "default", mlp: bool = True) -> dict:
     checks.choice(name, "recipe", RECIPE_NAMES, "recipe()")
     if name == "default" and not mlp:
         name = "paper"
-    options = {"batch_size": BATCH_SIZE}
-    options.update(RECIPES[name].get(loss, {}))
-    return options
+    return {"batch_size": BATCH_SIZE, **RECIPES[name].get(loss, {})}
 
 
 SGD_DEFAULTS = {"lr": 0.1, "momentum": 0.5, "nesterov": False}   # Goodfellow's mnist.yaml
@@ -136,8 +134,7 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     if unknown:
         raise ValueError(f"make_trainer({loss!r}): unknown option(s) {unknown}; accepted: "
                          f"{sorted(allowed)}")
-    settings = dict(DEFAULTS[loss])
-    settings.update(overrides)
+    settings = {**DEFAULTS[loss], **overrides}
     kind, (opt_G, opt_D) = _optimizers(loss, G, D, lr, overrides)
     common = dict(noise_dim=noise_dim, conditional=conditional, n_classes=n_classes, seed=seed,
                   noise=settings.get("noise", "normal"),
