@@ -88,8 +88,7 @@ def _as_batch(x):
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
         raise ValueError("MNIST classifier: expected images of shape (N, 784) or (N, 1, 28, 28) "
                          f"in [-1, 1], got {tuple(x.shape)}")
-    xp = get_array_module(x)
-    return x if x.dtype == xp.float32 else x.astype(xp.float32)
+    return x.astype(get_array_module(x).float32, copy=False)
 
 
 class ClassifierOutputs(NamedTuple):

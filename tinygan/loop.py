@@ -64,10 +64,9 @@ class TrainingDiverged(RuntimeError):
         self.step, self.name, self.value = step, name, value
         self.epoch, self.checkpoint_path = epoch, checkpoint_path
         where = f"iteration {step}" + (f" (epoch {epoch})" if epoch is not None else "")
-        checked = ""
-        if log_every and log_every > 1:
-            checked = (f"; statistics are checked every {log_every} iterations, so it may "
-                       f"have started up to {log_every - 1} iterations earlier")
+        checked = (f"; statistics are checked every {log_every} iterations, so it may have "
+                   f"started up to {log_every - 1} iterations earlier"
+                   ) if log_every and log_every > 1 else ""
         if checkpoint_path and os.path.exists(checkpoint_path):
             kept = f"the last good checkpoint {checkpoint_path} is left untouched"
         else:
