@@ -145,9 +145,6 @@ class MNISTClassifier:
         """Share of correct predictions, a Python float."""
         return float((self.predict(x) == asarray(y)).mean())
 
-    def state_dict(self):
-        return self.net.state_dict()
-
 
 class TrainResult(NamedTuple):
     classifier: MNISTClassifier
@@ -265,7 +262,7 @@ def train_and_save(path, x=None, y=None, log=print) -> MNISTClassifier:
     clf.meta = {"arch_hash": arch_hash(), "arch": [list(a) for a in ARCH], "recipe": RECIPE,
                 "test_accuracy": acc, "train_seconds": result.seconds,
                 "epoch_losses": result.losses}
-    checkpoint.save(path, clf.state_dict(), clf.meta)
+    checkpoint.save(path, clf.net.state_dict(), clf.meta)
     if log:
         log(f"MNIST classifier written to {path} ({os.path.getsize(path)} bytes, SHA-256 "
             f"{file_sha256(path)}; trained in {result.seconds:.0f} s)")

@@ -87,9 +87,10 @@ class Optimizer:
     schedule, and checked on every assignment) and a scratch buffer.
 
     Subclasses set ``state_names`` (per-parameter state arrays, named in the update
-    equations) and ``hyperparameters`` (name -> its check), and implement
-    ``_step_scalars()`` and ``_update(i, p, g, s, scalars)`` (s: a scratch array of p's
-    shape).
+    equations) and ``hyperparameters`` (name -> its check), implement ``_step_scalars()``
+    and either set ``update``, the update function called with the scalars and param i's
+    state arrays by name, or override ``_update(i, p, g, s, scalars)`` (s: a scratch
+    array of p's shape).
     """
 
     state_names: tuple = ()
@@ -153,7 +154,7 @@ class Optimizer:
         raise NotImplementedError
 
     def _update(self, i, p, g, s, scalars):
-        raise NotImplementedError
+        self.update(g, p=p, work=s, **{n: self.state[n][i] for n in self.state_names}, **scalars)
 
     def zero_grad(self):
         """Set every bound grad to 0 (layers accumulate into them with +=)."""
@@ -360,8 +361,7 @@ class RMSProp(Optimizer):
         return {"alpha": self.alpha, "one_minus_alpha": 1 - self.alpha, "lr": self.lr,
                 "eps": self.eps}
 
-    def _update(self, i, p, g, s, scalars):
-        rmsprop(g, p=p, r=self.state["r"][i], work=s, **scalars)
+    update = staticmethod(rmsprop)
 
 
 class Adam(Optimizer):
@@ -398,8 +398,7 @@ class Adam(Optimizer):
         return {"b1": b1, "one_minus_b1": 1 - b1, "b2": b2, "one_minus_b2": 1 - b2,
                 "eps": self.eps, "step_size": self.lr / (1 - b1 ** t), "bias2": 1 - b2 ** t}
 
-    def _update(self, i, p, g, s, scalars):
-        adam(g, p=p, m=self.state["m"][i], v=self.state["v"][i], work=s, **scalars)
+    update = staticmethod(adam)
 
 
 # -- schedules -------------------------------------------------------------------------

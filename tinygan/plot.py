@@ -42,9 +42,12 @@ _MARKERS_UP_TO = 50
 
 
 # -- writing ----------------------------------------------------------------------
-def _save_png(fig: Figure, path, dpi: float) -> str:
-    """Render ``fig`` with the Agg canvas and write it to ``path`` atomically."""
+def _save_png(fig: Figure, path, dpi: float = 100.0) -> str:
+    """Lay out ``fig``'s axes (if it has any), render it with the Agg canvas and write it
+    to ``path`` atomically."""
     path = os.fspath(path)
+    if fig.axes:
+        fig.tight_layout()
     FigureCanvasAgg(fig)  # attaches the canvas to the figure; no global state
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=dpi)
@@ -178,8 +181,7 @@ def save_loss_curves(history: dict, path, x_key: str = "iteration",
     axes[-1].set_xlabel(xlabel)
     if title:
         axes[0].set_title(title)
-    fig.tight_layout()
-    return _save_png(fig, path, dpi=100)
+    return _save_png(fig, path)
 
 
 # -- 2-D scatter progressions -----------------------------------------------------
@@ -235,8 +237,7 @@ def save_scatter_table(rows: dict, real, path, centres=None, point_size: float =
             ax.set_title(f"{column_label} {step}", fontsize="small")
             if c == 0:
                 ax.set_ylabel(name)
-    fig.tight_layout()
-    return _save_png(fig, path, dpi=100)
+    return _save_png(fig, path)
 
 
 def save_scatter_progression(snapshots, real, path, title: str = "samples",
@@ -288,8 +289,7 @@ def save_curves_1d(x, p_data, p_g, panels, path, ylabel: str = "D(x)") -> str:
         handles = ax.get_legend_handles_labels()
         shades = dens.get_legend_handles_labels()
         ax.legend(handles[0] + shades[0], handles[1] + shades[1], loc="best", fontsize="small")
-    fig.tight_layout()
-    return _save_png(fig, path, dpi=100)
+    return _save_png(fig, path)
 
 
 # -- a metric against training time -------------------------------------------------
@@ -325,8 +325,7 @@ def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel=
         ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return _save_png(fig, path, dpi=100)
+    return _save_png(fig, path)
 
 
 def _points_1d(a, what: str) -> np.ndarray:

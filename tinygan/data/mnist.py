@@ -101,10 +101,11 @@ class MNISTNotFoundError(FileNotFoundError):
 
 # -- where the files live -----------------------------------------------------------
 
-def cache_dir() -> str:
-    """The user cache folder: ``$XDG_CACHE_HOME/tinygan/mnist`` or ``~/.cache/tinygan/mnist``."""
+def cache_dir(name: str = "mnist") -> str:
+    """The user cache folder ``name``: ``$XDG_CACHE_HOME/tinygan/<name>`` or
+    ``~/.cache/tinygan/<name>`` (MNIST's files by default; the metrics keep theirs too)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tinygan", "mnist")
+    return os.path.join(base, "tinygan", name)
 
 
 def search_dirs(data_dir=None) -> list[str]:
@@ -207,16 +208,6 @@ def _download(name: str, dirs) -> str:
 
 # -- parsing ----------------------------------------------------------------------------
 
-def read_idx(path, kind: str) -> np.ndarray:
-    """Parse one gzipped IDX file of ``kind`` ``"images"`` or ``"labels"`` into uint8.
-
-    Checks, each failing with :class:`MNISTFormatError` naming ``path``: valid gzip;
-    header present; magic 2051 (images, ndim 3) or 2049 (labels, ndim 1) with dtype
-    byte 0x08; payload length equal to the product of the header's sizes.
-    """
-    return _parse_idx(_gunzip(path), path, kind)
-
-
 def _gunzip(path) -> bytes:
     try:
         with gzip.open(path, "rb") as f:
@@ -225,8 +216,15 @@ def _gunzip(path) -> bytes:
         raise MNISTFormatError(f"{path}: not a valid gzip file ({err})") from err
 
 
-def _parse_idx(raw: bytes, path, kind: str) -> np.ndarray:
+def read_idx(path, kind: str) -> np.ndarray:
+    """Parse one gzipped IDX file of ``kind`` ``"images"`` or ``"labels"`` into uint8.
+
+    Checks, each failing with :class:`MNISTFormatError` naming ``path``: valid gzip;
+    header present; magic 2051 (images, ndim 3) or 2049 (labels, ndim 1) with dtype
+    byte 0x08; payload length equal to the product of the header's sizes.
+    """
     checks.choice(kind, "kind", tuple(_IDX_MAGIC), "read_idx")
+    raw = _gunzip(path)
     expected_magic = _IDX_MAGIC[kind]
     expected_ndim = expected_magic & 0xFF
     if len(raw) < 4:
@@ -253,14 +251,14 @@ def _parse_idx(raw: bytes, path, kind: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _verify(path: str, name: str, raw: bytes | None = None) -> None:
-    """Accept the original file (gzip SHA-256) or a re-compressed copy of it (SHA-256
-    of the decompressed content); refuse anything else."""
-    if sha256_file(path) == SHA256[name]:
-        return
-    raw = _gunzip(path) if raw is None else raw
-    if hashlib.sha256(raw).hexdigest() == SHA256_RAW[name]:
-        return
+def _read_verified(path: str, name: str, kind: str) -> np.ndarray:
+    """``read_idx`` (format errors first: they say more), then accept the original file
+    (gzip SHA-256) or a re-compressed copy of it (SHA-256 of the decompressed content);
+    refuse anything else."""
+    array = read_idx(path, kind)
+    if sha256_file(path) == SHA256[name] or (
+            hashlib.sha256(_gunzip(path)).hexdigest() == SHA256_RAW[name]):
+        return array
     raise MNISTChecksumError(
         f"{path}: SHA-256 matches neither the original {name} ({SHA256[name]}) nor its "
         "decompressed content; the file is corrupt or not MNIST: delete it (a fresh copy "
@@ -268,22 +266,13 @@ def _verify(path: str, name: str, raw: bytes | None = None) -> None:
     )
 
 
-def _read_verified(path: str, name: str, kind: str) -> np.ndarray:
-    raw = _gunzip(path)
-    array = _parse_idx(raw, path, kind)  # format errors first: they say more
-    _verify(path, name, raw)
-    return array
-
-
 def _load_split_uint8(split: str, data_dir, download: bool):
-    image_name, label_name = FILES[split]
-    image_path = find_mnist_file(image_name, data_dir, download)
-    label_path = find_mnist_file(label_name, data_dir, download)
-    key = (split, image_path, label_path)
+    names = FILES[split]
+    image_path, label_path = paths = tuple(find_mnist_file(n, data_dir, download) for n in names)
+    key = (split, *paths)
     if key in _parsed:
         return _parsed[key]
-    images, labels = (_read_verified(path, name, kind) for path, name, kind in
-                      ((image_path, image_name, "images"), (label_path, label_name, "labels")))
+    images, labels = map(_read_verified, paths, names, ("images", "labels"))
     if images.shape[1:] != (_ROWS, _COLS):
         raise MNISTFormatError(
             f"{image_path}: images of {images.shape[1:]} pixels, expected (28, 28)")

@@ -23,6 +23,7 @@ import os
 from .. import checks
 from ..atomic import atomic_open
 from ..backend import asarray, get_array_module
+from ..data.mnist import cache_dir
 from .distances import precision_recall
 from .frechet import feature_stats, frechet_distance
 from .parzen import PARZEN_SIGMAS, ParzenResult, parzen_log_likelihood, parzen_select_sigma
@@ -172,8 +173,7 @@ def reference_mnist(n: int = 10000, classifier=None, parzen: bool = True, cache:
     clf = _get_classifier(classifier)
     path = None
     if cache and clf.meta.get("sha256"):
-        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = os.path.join(root, "tinygan", "metrics", f"{clf.meta['sha256'][:16]}.reference-"
+        path = os.path.join(cache_dir("metrics"), f"{clf.meta['sha256'][:16]}.reference-"
                             f"{n}{'' if parzen else '-noparzen'}.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
