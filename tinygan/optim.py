@@ -56,7 +56,6 @@ def _check_pairs(params, where: str):
                         f"{type(params).__name__}") from None
     if not pairs:
         raise ValueError(f"{where}: params is empty; nothing to optimise")
-    seen = set()
     for i, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"{where}: params[{i}] must be a (param, grad) pair, got "
@@ -75,9 +74,8 @@ def _check_pairs(params, where: str):
                             f"{g.dtype} differ")
         if p is g:
             raise ValueError(f"{where}: params[{i}] param and grad are the same array")
-        if id(p) in seen:
+        if any(p is q for q, _ in pairs[:i]):
             raise ValueError(f"{where}: params[{i}] is listed twice; it would be updated twice")
-        seen.add(id(p))
     return [(p, g) for p, g in pairs]
 
 

@@ -63,16 +63,15 @@ class Layer:
         raise NotImplementedError
 
     def jvp(self, x_dot):
-        raise PenaltyIncompatibleError(
-            f"{type(self).__name__} has no forward-mode tangent (jvp); it cannot be part of "
-            "a critic whose gradient penalty is taken by double backprop"
-        )
+        raise self._no_second_order("forward-mode tangent (jvp)")
 
     def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
-        raise PenaltyIncompatibleError(
-            f"{type(self).__name__} has no jvp_backward; it cannot be part of a critic "
-            "whose gradient penalty is taken by double backprop"
-        )
+        raise self._no_second_order("jvp_backward")
+
+    def _no_second_order(self, what: str) -> PenaltyIncompatibleError:
+        return PenaltyIncompatibleError(
+            f"{type(self).__name__} has no {what}; it cannot be part of a critic whose "
+            "gradient penalty is taken by double backprop")
 
     __call__ = forward
 
