@@ -74,33 +74,31 @@ def set_backend(name: str, seed: int | None = 0):
     return xp
 
 
-def _ensure():
+def _current():
+    """The backend state, chosen from $TINYGAN_BACKEND (default numpy) on first use."""
     if _state["xp"] is None:
         set_backend(os.environ.get("TINYGAN_BACKEND", "numpy").strip().lower() or "numpy")
+    return _state
 
 
 def get_backend():
     """The array module (``numpy`` or ``cupy``) used to create new arrays."""
-    _ensure()
-    return _state["xp"]
+    return _current()["xp"]
 
 
 def backend_name() -> str:
     """``"numpy"`` or ``"cupy"``."""
-    _ensure()
-    return _state["name"]
+    return _current()["name"]
 
 
 def default_rng():
     """The backend's seeded generator, used by initialisers when none is passed."""
-    _ensure()
-    return _state["rng"]
+    return _current()["rng"]
 
 
 def manual_seed(seed: int):
     """Re-seed the backend's default generator (initialisers, noise without own rng)."""
-    _ensure()
-    _state["rng"] = _state["xp"].random.default_rng(seed)
+    _state["rng"] = get_backend().random.default_rng(seed)
     return _state["rng"]
 
 

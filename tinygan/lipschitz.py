@@ -109,8 +109,7 @@ def input_gradient(critic, x):
     untouched; its caches now hold the point x.
     """
     s = _scores(critic, x)
-    xp = get_array_module(s)
-    return critic.backward(xp.ones_like(s), param_grads=False)
+    return critic.backward(get_array_module(s).ones_like(s), param_grads=False)
 
 
 # ---------------------------------------------------------------------------------

@@ -70,8 +70,7 @@ class Minibatches:
         xp = get_array_module(self.x)
         # SeedSequence mixes (seed, epoch) on the host; NumPy and CuPy both accept it.
         rng = xp.random.default_rng(numpy.random.SeedSequence([self.seed, epoch]))
-        keys = rng.random(self.n, dtype=xp.float64)
-        return xp.argsort(keys)
+        return xp.argsort(rng.random(self.n, dtype=xp.float64))
 
     def epoch(self):
         """Yield ``(xb, yb)`` for the rest of the current epoch, then advance the epoch.
@@ -139,5 +138,4 @@ def one_hot(labels, n_classes: int, check: bool | None = None):
         if low < 0 or high >= n_classes:
             raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values in {low}..{high}")
     xp = get_array_module(labels)
-    classes = xp.arange(n_classes, dtype=labels.dtype)
-    return (labels[:, None] == classes[None, :]).astype(xp.float32)
+    return (labels[:, None] == xp.arange(n_classes, dtype=labels.dtype)).astype(xp.float32)
