@@ -248,17 +248,11 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
     needs. He initialisation (the authors' ``he_init`` for LeakyReLU convolutions).
     """
     _check_sizes("wgangp_conv_critic", n_classes=n_classes, in_channels=in_channels, width=width)
-    c1, c2, c3 = width, 2 * width, 4 * width
-    return nn.Sequential(
-        _conv(in_channels + n_classes, c1, 5, 2, 2, True, "he", rng, dtype),
-        nn.LeakyReLU(0.2),
-        _conv(c1, c2, 5, 2, 2, True, "he", rng, dtype),
-        nn.LeakyReLU(0.2),
-        _conv(c2, c3, 5, 2, 2, True, "he", rng, dtype),
-        nn.LeakyReLU(0.2),
-        nn.Flatten(),
-        nn.Linear(c3 * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype),
-    )
+    channels = (in_channels + n_classes, width, 2 * width, 4 * width)
+    blocks = [layer for c_in, c_out in zip(channels, channels[1:])  # drawn in order: one rng
+              for layer in (_conv(c_in, c_out, 5, 2, 2, True, "he", rng, dtype), nn.LeakyReLU(0.2))]
+    return nn.Sequential(*blocks, nn.Flatten(),
+                         nn.Linear(channels[-1] * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype))
 
 
 def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv2d):
