@@ -153,14 +153,18 @@ class Trainer(ConditionalLabels, TrainerState):
         x_fake = self._generate(m, y)
         s_fake = self.D.forward(self._d_input(x_fake, y))
         loss = self.generator_loss(s_fake)
-        dx = self.D.backward(loss.ds_fake, param_grads=False)
+        self._generator_backward(self.D.backward(loss.ds_fake, param_grads=False), x_fake, y)
+        self.opt_G.step()
+        return _scalar(loss.value)
+
+    def _generator_backward(self, dx, x_fake, y):
+        """G.backward of dx = dL/d(D's input): packs back to samples (PacGAN), the label
+        part dropped (conditional); G's dL/dz is not needed."""
         if self.pack > 1:
             dx = dx.reshape(x_fake.shape)
         if y is not None:
             dx = split_input_grad(dx, x_fake.shape[1])
-        self.G.backward(dx, need_dx=False)       # dL/dz is not needed
-        self.opt_G.step()
-        return _scalar(loss.value)
+        self.G.backward(dx, need_dx=False)
 
     # -- public API --------------------------------------------------------------------
     def step(self, x_real, y_real=None):

@@ -23,8 +23,6 @@ paper's sec. 3 recommends instead maximising log D(G(z)): ``generator_loss=
 from __future__ import annotations
 
 from .. import checks, losses
-from ..backend import get_array_module
-from ..models import split_input_grad
 from ..nn.functional import sigmoid
 from .base import Trainer, _scalar
 
@@ -129,11 +127,7 @@ class GAN(Algorithm1):
         dx = self.D.backward(g.ds_fake, param_grads=False)
         d = self.discriminator_loss(s_real, s_fake)
         self.D.backward(c * d.ds_fake, need_dx=False)
-        if self.pack > 1:                 # PacGAN: back from packs to samples
-            dx = dx.reshape(x_fake.shape)
-        if y_fake is not None:
-            dx = split_input_grad(dx, x_fake.shape[1])
-        self.G.backward(dx, need_dx=False)
+        self._generator_backward(dx, x_fake, y_fake)
         self.opt_D.step()
         self.opt_G.step()
         return {"d_loss": _scalar(d.value), "g_loss": _scalar(g.value),
@@ -150,6 +144,5 @@ class GAN(Algorithm1):
 
     def _score_stats(self, s_real, s_fake):
         """d_real = mean sigma(s_real) = mean D(x), d_fake = mean D(G(z)) (before the update)."""
-        xp = get_array_module(s_real)
-        return {"d_real": _scalar(xp.mean(sigmoid(s_real))),
-                "d_fake": _scalar(xp.mean(sigmoid(s_fake)))}
+        return {"d_real": _scalar(sigmoid(s_real).mean()),
+                "d_fake": _scalar(sigmoid(s_fake).mean())}

@@ -14,7 +14,6 @@ a = -1, b = 1, c = 0 is the Pearson chi^2 choice (eq. 8).
 from __future__ import annotations
 
 from .. import checks, losses
-from ..backend import get_array_module
 from .base import _scalar
 from .gan import Algorithm1
 
@@ -42,5 +41,4 @@ class LSGAN(Algorithm1):
         return losses.least_squares_generator(s_fake, c=self.c)
 
     def _score_stats(self, s_real, s_fake):
-        xp = get_array_module(s_real)
-        return {"d_real": _scalar(xp.mean(s_real)), "d_fake": _scalar(xp.mean(s_fake))}
+        return {"d_real": _scalar(s_real.mean()), "d_fake": _scalar(s_fake.mean())}
