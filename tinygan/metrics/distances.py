@@ -102,11 +102,10 @@ def emd_1d(a, b) -> float:
         raise ValueError("emd_1d: both sample sets must be non-empty")
     a, b = xp.sort(a), xp.sort(b)
     t = xp.sort(xp.concatenate([a, b]))
-    dt = xp.diff(t)
     # F(t_i) = #{samples <= t_i} / n on [t_i, t_{i+1}); float64 explicitly (counts / n)
     cdf_a = xp.searchsorted(a, t[:-1], side="right").astype(xp.float64) / a.size
     cdf_b = xp.searchsorted(b, t[:-1], side="right").astype(xp.float64) / b.size
-    return float((xp.abs(cdf_a - cdf_b) * dt).sum())
+    return float((xp.abs(cdf_a - cdf_b) * xp.diff(t)).sum())
 
 
 def emd_discrete(P, Q) -> float:

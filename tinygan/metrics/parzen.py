@@ -66,8 +66,7 @@ def parzen_log_likelihood(samples, test, sigma: float, block: int = BLOCK) -> Pa
     """Mean log-likelihood of ``test`` (N, d) under the Parzen window on ``samples`` with
     bandwidth ``sigma``, and its standard error, as Python floats."""
     ll = parzen_log_densities(samples, test, sigma, block)
-    n = ll.shape[0]
-    return ParzenResult(float(ll.mean()), float(ll.std()) / math.sqrt(n), float(sigma))
+    return ParzenResult(float(ll.mean()), float(ll.std()) / math.sqrt(ll.shape[0]), float(sigma))
 
 
 def parzen_select_sigma(samples, valid, sigmas=PARZEN_SIGMAS, block: int = BLOCK):

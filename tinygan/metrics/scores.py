@@ -71,8 +71,7 @@ def mode_coverage(samples, centres, std: float, n_std: float = 3.0) -> ModeCover
         raise ValueError(f"mode_coverage: expected centres of shape (K, 2), got {tuple(centres.shape)}")
     d2 = ((samples[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)  # (n, K)
     nearest = d2.argmin(axis=1)
-    d2_min = d2.min(axis=1)
-    high = d2_min <= (n_std * std) ** 2
+    high = d2.min(axis=1) <= (n_std * std) ** 2
     counts = to_numpy(xp.bincount(nearest[high], minlength=centres.shape[0])).astype(numpy.int64)
     return ModeCoverage(
         modes_captured=int((counts > 0).sum()),

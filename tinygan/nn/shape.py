@@ -52,8 +52,7 @@ class Reshape(_Reshaping):
         self.shape = tuple(int(s) for s in shape)
 
     def _target(self, x):
-        per_sample = math.prod(x.shape[1:])
-        if per_sample != math.prod(self.shape):
+        if math.prod(x.shape[1:]) != math.prod(self.shape):
             raise ValueError(
                 f"Reshape{self.shape}: expected {math.prod(self.shape)} values per sample, "
                 f"got input of shape {tuple(x.shape)}"
