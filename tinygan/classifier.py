@@ -42,7 +42,7 @@ import time
 from typing import NamedTuple
 
 from . import checkpoint, checks, nn
-from .backend import DEFAULT_DTYPE, asarray, get_array_module, make_rng
+from .backend import DEFAULT_DTYPE, asarray, get_array_module, get_backend, make_rng
 from .data.mnist import sha256_file as file_sha256  # the shipped weights' check
 
 #: layer specs; the hash of (ARCH, RECIPE) names the cache file
@@ -121,15 +121,13 @@ class MNISTClassifier:
             h = head(x) (N, 128),   s = top(h) (N, 10),
             p = exp(s - max s) / sum exp(s - max s)    (stable softmax)
         """
-        feats, probs = [], []
+        feats, probs, xp = [], [], get_backend()
         for xb in self._batches(x):
             h = self.head.forward(xb)
             s = self.top.forward(h)
-            xp = get_array_module(s)
             e = xp.exp(s - s.max(axis=1, keepdims=True))
             feats.append(h)
             probs.append(e / e.sum(axis=1, keepdims=True))
-        xp = get_array_module(feats[0])
         return ClassifierOutputs(xp.concatenate(feats), xp.concatenate(probs))
 
     def logits(self, x):

@@ -144,7 +144,6 @@ class BatchNorm(Layer):
         self.running_var += (self.momentum * m / (m - 1)) * var  # unbiased, as PyTorch
 
     def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
-        xp = get_array_module(dy)
         sum_dy = dy.sum(axis=self.axes, keepdims=True)
         dy_xhat = dy * self.xhat
         sum_dy_xhat = dy_xhat.sum(axis=self.axes, keepdims=True)
@@ -159,19 +158,14 @@ class BatchNorm(Layer):
         m = dy.size // self.num_features
         return batchnorm_backward(dy, self.xhat, sum_dy, sum_dy_xhat, g / m, m, work=dy_xhat)
 
-    def _no_jvp(self):
-        raise PenaltyIncompatibleError(
-            "BatchNorm has no jvp: it normalises with statistics of the whole batch, so it "
+    def _no_second_order(self, what: str) -> PenaltyIncompatibleError:
+        """What Layer's jvp and jvp_backward raise, with the reason particular to BatchNorm."""
+        return PenaltyIncompatibleError(
+            f"BatchNorm has no {what}: it normalises with statistics of the whole batch, so it "
             "mixes samples and the per-sample gradient penalty of WGAN-GP is undefined; "
             "build WGAN-GP critics without BatchNorm (Gulrajani et al. 2017, sec. 4 "
             "suggest none or layer normalisation)"
         )
-
-    def jvp(self, x_dot):
-        self._no_jvp()
-
-    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
-        self._no_jvp()
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
