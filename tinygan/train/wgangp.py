@@ -50,14 +50,13 @@ class WGANGP(WassersteinObjective, Trainer):
     def __init__(self, G, D, opt_G, opt_D, n_critic=5, lam=10.0, one_sided=False, **kwargs):
         where = type(self).__name__
         self.n_critic = checks.integer(n_critic, "n_critic", where, low=1)
-        lam = checks.real(lam, "the penalty weight lam", where, low=0.0)
+        self.lam = checks.real(lam, "the penalty weight lam", where, low=0.0)
         if D.mixes_samples:
             raise PenaltyIncompatibleError(
                 f"{where}: the critic contains a layer that mixes samples (BatchNorm); the "
                 "gradient penalty needs per-sample input gradients. Build it without "
                 "BatchNorm, e.g. models.dcgan_discriminator(batchnorm=False) or "
                 "models.wgangp_conv_critic() (Gulrajani et al. 2017, sec. 4)")
-        self.lam = float(lam)
         self.one_sided = bool(one_sided)
         super().__init__(G, D, opt_G, opt_D, **kwargs)
         self.config.update(n_critic=self.n_critic, lam=self.lam, one_sided=self.one_sided)
