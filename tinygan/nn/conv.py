@@ -75,10 +75,9 @@ class _Conv(AffineLayer):
             self.add_param("b", zeros((self.c_out,), dtype))
 
     def _check_image(self, x):
-        name = type(self).__name__
         if x.ndim != 4 or x.shape[1] != self.c_in:
             raise ValueError(
-                f"{name}({self.c_in}, {self.c_out}, {self.k}): expected input of shape "
+                f"{type(self).__name__}({self.c_in}, {self.c_out}, {self.k}): expected input of shape "
                 f"(N, {self.c_in}, H, W), got {tuple(x.shape)}"
             )
         self._check_dtype(x, self.params["W"])
