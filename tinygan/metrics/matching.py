@@ -77,8 +77,9 @@ def code_class_accuracy(codes, classes, n_codes: int, n_classes: int) -> CodeMat
                          f"{n_codes}, {n_classes}")
     if codes.min() < 0 or codes.max() >= n_codes or classes.min() < 0 or classes.max() >= n_classes:
         raise ValueError("code_class_accuracy: codes or classes out of range")
-    counts = numpy.zeros((n_codes, n_classes), dtype=numpy.int64)
-    numpy.add.at(counts, (codes, classes), 1)
+    # the contingency table counts[c, k] = #{i : code_i = c, class_i = k}, as one bincount
+    counts = numpy.bincount(codes * n_classes + classes,
+                            minlength=n_codes * n_classes).reshape(n_codes, n_classes)
     square = numpy.zeros((n_classes, n_classes), dtype=numpy.int64)
     square[:n_codes] = counts                       # padding rows: codes that match nothing
     rows = min_cost_assignment(square.max() - square)
