@@ -16,6 +16,7 @@ import pytest
 from tinygan import nn
 from tinygan.backend import get_array_module
 from gradcheck import assert_close, check_gradients, rel_error
+from test_maxout_dropout import FixedMaskDropout
 from tinygan.lipschitz import (GradientPenalty, clip_weights,
                                gradient_penalty, input_gradient, interpolate)
 
@@ -161,6 +162,36 @@ def test_penalty_gradient_conv_critic(xp, rng):
     x_hat = _inputs_away_from_kinks(critic, rng, (3, 1, 6, 6))
     result = _check_penalty(critic, x_hat)
     assert float(result.grad_norm_mean) > 0
+
+
+def _maxout_gap(critic, x):
+    """Smallest gap between the largest and second-largest piece of any maxout unit."""
+    gaps, a = [], x
+    for layer in critic.layers:
+        if isinstance(layer, nn.Maxout):
+            pieces = a.reshape(a.shape[0], layer.units, layer.pieces)
+            top2 = get_array_module(a).sort(pieces, axis=2)[:, :, -2:]
+            gaps.append(float((top2[:, :, 1] - top2[:, :, 0]).min()))
+        a = layer.forward(a)
+    return min(gaps)
+
+
+def test_penalty_gradient_maxout_dropout_tanh_critic(xp, rng):
+    """Goodfellow et al.'s discriminator layers under the penalty: input dropout (one fixed
+    mask), Linear - Maxout - Tanh - Linear. Maxout and dropout add no second-order term of
+    their own, but the Tanh after them does (phi'' != 0), so the jvp pairs of both must
+    carry the tangent and its cotangent exactly."""
+    critic = nn.Sequential(FixedMaskDropout(0.8, 1.25, seed=5),
+                           nn.Linear(5, 4 * 3, init="glorot", rng=rng), nn.Maxout(4, 3),
+                           nn.Tanh(), nn.Linear(4, 1, init="glorot", rng=rng)).astype(numpy.float64)
+    critic.layers[1].params["b"][...] = 0.3 * rng.standard_normal(12)
+    for _ in range(50):
+        x_hat = rng.standard_normal((6, 5))
+        if _maxout_gap(critic, x_hat) > 1e-3:    # no parameter step of 1e-6 switches a piece
+            break
+    else:
+        raise AssertionError("could not draw inputs away from the maxout ties")
+    _check_penalty(critic, x_hat)
 
 
 def test_penalty_gradient_conditional_conv_critic_with_mask(xp, rng):

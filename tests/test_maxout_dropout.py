@@ -42,7 +42,7 @@ def test_maxout_rejects_bad_shapes(xp, rng):
         nn.Maxout(3, 0)
 
 
-class _FixedMask(nn.Dropout):
+class FixedMaskDropout(nn.Dropout):
     """Dropout whose every forward redraws the same mask (the gradient check evaluates
     the layer many times and needs one function)."""
 
@@ -52,7 +52,7 @@ class _FixedMask(nn.Dropout):
 
 
 def test_dropout_gradients_with_fixed_mask(xp, rng):
-    layer = _FixedMask(0.5, 2.0, seed=3)
+    layer = FixedMaskDropout(0.5, 2.0, seed=3)
     x = rng.standard_normal((6, 7))
     assert_close(check_layer(layer, x))
     assert_close(check_jvp_backward(layer, x, rng.standard_normal((6, 7))))
