@@ -283,13 +283,12 @@ def _parzen_logger(path, seed, value_range, log=print):
     """on_epoch_end callback: Parzen estimate of the test set from 10,000 fresh samples
     (noise from a generator seeded by (seed, epoch): training's random state is not
     touched), one JSON line per call appended to ``path`` (flushed at once)."""
-    import numpy
-    from tinygan import backend, loop
+    from tinygan import backend
     from tinygan.metrics.mnist import PARZEN_N, parzen_mnist
 
     def callback(epoch, trainer, history):
         t0 = time.perf_counter()
-        rng = backend.make_rng(int(numpy.random.SeedSequence([seed, epoch, 11]).generate_state(1)[0]))
+        rng = backend.make_rng(backend.derived_seed(seed, epoch, 11))
         samples = [trainer.sample(z=trainer.sample_noise(1000, rng=rng))
                    for _ in range(PARZEN_N // 1000)]
         xp = backend.get_array_module(samples[0])

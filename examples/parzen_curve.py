@@ -154,7 +154,7 @@ def main(argv=None) -> int:
         xs, xe = upto(fe[0], reach_l), upto(fe[0], reach_s)
         extra = [(f"fit a + b ln e (reaches {a.target:g} at epoch {reach_l:.0f})" if reach_l
                   else "fit a + b ln e", xs, la + lb * np.log(xs)),
-                 (f"fit c - d exp(-e/tau) (" + (f"reaches {a.target:g} at epoch {reach_s:.0f})"
+                 ("fit c - d exp(-e/tau) (" + (f"reaches {a.target:g} at epoch {reach_s:.0f})"
                   if reach_s else f"levels off at {c:.0f})"), xe, c - d * np.exp(-xe / tau))]
         xr = upto(e[recent][0], reach_r)
         extra.append((f"recent rate {slope:.2f}/epoch" + (

@@ -102,6 +102,12 @@ def manual_seed(seed: int):
     return _state["rng"]
 
 
+def derived_seed(*keys: int) -> int:
+    """One integer seed mixed from several (a run's seed, a step, a layer, ...) by NumPy's
+    SeedSequence, on the host: independent streams from one user seed."""
+    return int(numpy.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 def make_rng(seed: int | None = None):
     """A fresh generator of the current backend (``numpy``/``cupy`` ``default_rng``)."""
     return get_backend().random.default_rng(seed)

@@ -29,10 +29,9 @@ Initialisation (biases are zero everywhere):
 """
 from __future__ import annotations
 
-import numpy  # host-side seed mixing
 
 from . import nn
-from .backend import DEFAULT_DTYPE, default_rng, get_array_module, get_backend
+from .backend import DEFAULT_DTYPE, default_rng, derived_seed, get_array_module, get_backend
 
 MLP_ACTIVATIONS = ("leakyrelu", "relu", "tanh")
 DCGAN_STD = 0.02  # Radford et al. 2016, sec. 4: "initialized from a zero-centered Normal
@@ -338,4 +337,4 @@ def goodfellow_discriminator(in_dim: int = 784, units: int = 240, pieces: int = 
 
 
 def _dropout_seed(seed: int, layer: int) -> int:
-    return int(numpy.random.SeedSequence([seed, layer, 7]).generate_state(1)[0])
+    return derived_seed(seed, layer, 7)

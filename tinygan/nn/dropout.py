@@ -9,9 +9,9 @@ discriminator: include_prob 0.8 and scale 1.25 on its input, 0.5 and 2 on the ot
 """
 from __future__ import annotations
 
-import numpy  # host-side seeds and the checkpointed draw counter
+import numpy  # the checkpointed draw counter
 
-from ..backend import make_rng
+from ..backend import derived_seed, make_rng
 from .base import Layer
 
 
@@ -54,7 +54,7 @@ class Dropout(Layer):
 
     def _draw_mask(self, x):
         """R = r * scale, r ~ Bernoulli(include_prob), x's shape, dtype and device."""
-        seed = int(numpy.random.SeedSequence([self.seed, self.draws]).generate_state(1)[0])
+        seed = derived_seed(self.seed, self.draws)
         self.draws += 1
         keep = make_rng(seed).random(x.shape, dtype=x.dtype) < self.include_prob
         R = keep.astype(x.dtype)

@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy  # host-only: seeds
 
 from .. import checks
-from ..backend import get_array_module, make_rng
+from ..backend import derived_seed, get_array_module, make_rng
 from ..losses import DiscriminatorLossGrad
 from ..models import join_label, split_input_grad
 from .conditional import FAKE_LABELS, ConditionalLabels
@@ -98,8 +97,7 @@ class Trainer(ConditionalLabels, TrainerState):
         self._check_generator_input(where)
         self.dtype = G.parameters()[0][0].dtype
         self.rng = make_rng(self.seed)                      # all of training's random draws
-        sample_seed = int(numpy.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
-        self._sample_rng = make_rng(sample_seed)            # sample(): never disturbs training
+        self._sample_rng = make_rng(derived_seed(self.seed, 1))            # sample(): never disturbs training
         self.g_steps = 0          # G updates made
         self.d_steps = 0          # D / critic updates made (= calls of step())
         self._d_since_g = 0       # D updates since the last G update

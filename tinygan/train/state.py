@@ -3,9 +3,7 @@ scalars, the random generators' states). Restoring both makes a resumed run on N
 bit-identical to an uninterrupted one. Nothing here is pickled."""
 from __future__ import annotations
 
-import numpy  # host-only: seeds and generator states
-
-from ..backend import backend_name, get_array_module, make_rng
+from ..backend import backend_name, derived_seed, get_array_module, make_rng
 
 META_FORMAT = "tinygan.trainer/1"
 
@@ -93,5 +91,4 @@ def _restore_rng(saved, seed, d_steps, stream):
         rng = make_rng(0)
         rng.bit_generator.state = state
         return rng
-    derived = numpy.random.SeedSequence([seed, d_steps, stream, 1]).generate_state(1)[0]
-    return make_rng(int(derived))
+    return make_rng(derived_seed(seed, d_steps, stream, 1))
