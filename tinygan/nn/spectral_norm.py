@@ -1,12 +1,12 @@
 """Spectral normalisation of Linear and Conv2d layers (Miyato et al. 2018).
 Derivation: docs/derivations.md, "Spectral normalisation".
 
-Both normalise a matrix view M of the weight, M = matrix(W):
+Both normalise a matrix view W_mat of the weight (the chapter's symbols):
 
-* Linear: x (m, n_in), W (n_in, n_out) = M (tinygan's y = x W; the paper's matrix is
+* Linear: x (m, n_in), W_mat = W (n_in, n_out) (tinygan's y = x W; the paper's matrix is
   W^T, with the same singular values), u (n_out,), v (n_in,), b (n_out,), y (m, n_out);
-* Conv2d: W (F, C, k, k), M = W.reshape(F, C k k) as in the paper (sec. 2.1: "reshape
-  the weight to (d_out, d_in k k)"), u (C k k,), v (F,).
+* Conv2d: W (C_out, C_in, KH, KW), W_mat = W.reshape(C_out, C_in KH KW) as in the paper
+  (sec. 2.1: "reshape the weight to (d_out, d_in k k)"), u (C_in KH KW,), v (C_out,).
 
 ``SpectralNorm`` holds the power iteration and the gradient once; each layer supplies
 only ``_matrix``.
@@ -21,25 +21,25 @@ from .linear import Linear
 
 class SpectralNorm:
     """Mixin for an AffineLayer: y = A_{W_sn}(x) + b,  W_sn = W / sigma(W), sigma(W) the
-    largest singular value of M = matrix(W), estimated by power iteration (Miyato et al.
+    largest singular value of W_mat = matrix(W), estimated by power iteration (Miyato et al.
     2018, Alg. 1).
 
     Each forward in training mode runs ``n_power_iterations`` (1, as in the paper) steps
     from the stored u, v (buffers: kept across steps and in checkpoints):
 
-        v <- M u / ||M u||              (rows of M,)
-        u <- M^T v / ||M^T v||          (columns of M,)
-        sigma = v^T M u                 (0-d; = ||M^T v|| -> largest singular value)
+        v <- W_mat u / ||W_mat u||          (rows of W_mat,)
+        u <- W_mat^T v / ||W_mat^T v||      (columns of W_mat,)
+        sigma = v^T W_mat u                 (0-d; = ||W_mat^T v|| -> largest singular value)
 
     In eval mode u, v are not updated. Gradients treat u and v as constants (Miyato et
     al. 2018, sec. 2.3, eqs. 11-12, and every implementation do; exact once u, v are the
-    top singular pair); with G = dL/dW_sn (the layer's own weight gradient, taken at
-    W_sn) and dsigma/dM = v u^T:
+    top singular pair); with dW_sn = dL/dW_sn (the layer's own weight gradient, taken at
+    W_sn, as a matrix) and dsigma/dW_mat = v u^T:
 
-        dL/dM = (G_M - <G_M, M_sn> v u^T) / sigma      <A, B> = sum(A * B),  G_M = matrix(G)
+        dW_mat = (dW_sn - kappa v u^T) / sigma,   kappa = <dW_sn, W_sn>,  <A, B> = sum(A * B)
         dL/db, dL/dx: the layer's own, with W_sn in place of W
 
-    The map G -> dL/dW is linear, so the layer stays an AffineLayer with W_sn in place
+    The map dW_sn -> dW is linear, so the layer stays an AffineLayer with W_sn in place
     of W and inherits jvp and jvp_backward: a spectrally normalised critic also takes
     the gradient penalty's double backprop.
     """
@@ -70,13 +70,13 @@ class SpectralNorm:
         return a / xp.maximum(xp.sqrt(a @ a), self.eps)
 
     def _power_iteration(self, steps):
-        M = self._matrix(self.params["W"])
+        W_mat = self._matrix(self.params["W"])
         for _ in range(steps):
-            self.v = self._normalize(M @ self.u)        # v <- M u / ||M u||
-            self.u = self._normalize(M.T @ self.v)      # u <- M^T v / ||M^T v||
+            self.v = self._normalize(W_mat @ self.u)     # v <- W_mat u / ||W_mat u||
+            self.u = self._normalize(W_mat.T @ self.v)   # u <- W_mat^T v / ||W_mat^T v||
 
     def _normalised_weight(self):
-        """sigma = v^T M u and W_sn = W / sigma, cached for backward and jvp."""
+        """sigma = v^T W_mat u and W_sn = W / sigma, cached for backward and jvp."""
         W = self.params["W"]
         self.sigma = self.v @ (self._matrix(W) @ self.u)
         self.w_sn = W / self.sigma
@@ -94,19 +94,20 @@ class SpectralNorm:
         return self.w_sn
 
     def _weight_grad(self, x, dy):
-        G = super()._weight_grad(x, dy)                 # dL/dW_sn, W's shape
-        G_M, xp = self._matrix(G), get_array_module(G)
-        dM = (G_M - xp.sum(G_M * self._matrix(self.w_sn)) * xp.outer(self.v, self.u)) / self.sigma
-        return dM.reshape(G.shape)
+        dW_sn = super()._weight_grad(x, dy)             # dL/dW_sn, W's shape
+        xp = get_array_module(dW_sn)
+        kappa = xp.sum(dW_sn * self.w_sn)               # <dW_sn, W_sn>
+        dW_mat = (self._matrix(dW_sn) - kappa * xp.outer(self.v, self.u)) / self.sigma
+        return dW_mat.reshape(dW_sn.shape)
 
     def extra_repr(self):
         return super().extra_repr() + f", n_power_iterations={self.n_power_iterations}"
 
 
 class SpectralNormLinear(SpectralNorm, Linear):
-    """Linear with W_sn = W / sigma(W) (``SpectralNorm``), M = W (n_in, n_out):
+    """Linear with W_sn = W / sigma(W) (``SpectralNorm``), W_mat = W (n_in, n_out):
 
-        dL/dW = (G - <G, W_sn> v u^T) / sigma,   G = x^T dy
+        dW = (dW_sn - kappa v u^T) / sigma,   dW_sn = x^T dy,  kappa = <dW_sn, W_sn>
         dL/db = sum_i dy_i,     dL/dx = dy W_sn^T
     """
 
@@ -121,15 +122,17 @@ class SpectralNormLinear(SpectralNorm, Linear):
 
 
 class SpectralNormConv2d(SpectralNorm, Conv2d):
-    """Conv2d with W_sn = W / sigma(M), M = W.reshape(F, C k k) (``SpectralNorm``):
+    """Conv2d with W_sn = W / sigma(W_mat), W_mat = W.reshape(C_out, C_in KH KW)
+    (``SpectralNorm``):
 
-        Y = M_sn cols,   M_sn = M / sigma
-        dL/dW = ((G_M - <G_M, M_sn> v u^T) / sigma).reshape(F, C, k, k),  G_M = dY cols^T
-        dL/db = sum_{n,h,w} dy[n, f, h, w],   dL/dx = col2im(M_sn^T dY)
+        Y = W_mat_sn cols,   W_mat_sn = W_mat / sigma
+        dW = ((dW_sn - kappa v u^T) / sigma).reshape(C_out, C_in, KH, KW),
+             dW_sn = dY cols^T,  kappa = <dW_sn, W_mat_sn>
+        db = sum_{n,h,w} dy[n, c, h, w],   dx = col2im(W_mat_sn^T dY)
 
-    sigma(M) is the paper's normaliser, not the convolution's operator norm: each input
-    pixel is read by at most ceil(k/s)^2 windows, so ||cols(x)|| <= ceil(k/s) ||x|| and
-    the normalised convolution is ceil(k/s)-Lipschitz at most (2 for k = 4, s = 2).
+    sigma(W_mat) is the paper's normaliser, not the convolution's operator norm: each input
+    pixel is read by at most ceil(KH/st)^2 windows, so ||cols(x)|| <= ceil(KH/st) ||x|| and
+    the normalised convolution is ceil(KH/st)-Lipschitz at most (2 for KH = 4, st = 2).
     """
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, padding: int = 0,
