@@ -3,7 +3,7 @@
 
     from tinygan.trained import load_generator
     gen = load_generator("runs/nsgan-mlp")
-    x = gen.sample(64, seed=0)                    # (64, 784) in [-1, 1], host NumPy
+    x = gen.sample(64, seed=0)                    # (64, 784) host NumPy, in gen.value_range
     x = gen(z, labels)                            # your own z (n, noise_dim) [and labels]
 
 The checkpoint holds the weights (``trainer.G.*``), the trainer's configuration (noise
@@ -43,7 +43,8 @@ class TrainedGenerator:
     Attributes: ``net`` (the ``nn.Sequential``), ``noise_dim`` (k), ``n_classes`` (K;
     0 for an unconditional run), ``noise`` (``"normal"``: z ~ N(0, I); ``"uniform"``:
     U(-1, 1)^k; ``"uniform_sqrt3"``: U(-sqrt 3, sqrt 3)^k), ``value_range`` (of the
-    samples: (-1, 1), or (0, 1) for Goodfellow et al.'s sigmoid generator), ``codes`` (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
+    samples: (-1, 1), or (0, 1) for Goodfellow et al.'s sigmoid generator), ``codes``
+    (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
     (what ``__call__`` takes: noise_dim, plus n_cat + n_cont for InfoGAN, whose latent
     vector is [z, onehot(c_cat), c_cont]), ``run`` (the run configuration), ``epoch``
     (epochs trained).
