@@ -5,11 +5,18 @@
 * Memory layout: convolutions return NCHW-shaped views of batch-last memory, and Linear
   returns dx in its input's layout; a conv stack fed contiguous copies at every layer
   gives the same outputs and gradients.
+* Flat parameter storage: a model's params and grads are views of one buffer each, from
+  construction through training, loading and resuming, and every trainer (each
+  optimiser, weight clipping, the gradient penalty, BatchNorm, spectral normalisation,
+  InfoGAN's shared head) trains bit for bit as with one array per param.
 """
 import numpy
 import pytest
 
-from tinygan import nn
+from tinygan import models, nn
+from tinygan.backend import make_rng, to_numpy
+from tinygan.optim import ExponentialDecay, LinearRamp
+from tinygan.train import make_trainer
 from gradcheck import rel_error
 
 
@@ -106,3 +113,120 @@ def test_linear_input_gradient_keeps_the_input_layout(xp, rng):
     dx_f = layer.backward(dy, param_grads=False)
     assert dx_c.flags.c_contiguous and dx_f.flags.f_contiguous
     assert rel_error(dx_c, dx_f) < 1e-14
+
+
+# -- flat parameter storage ------------------------------------------------------------
+
+def _assert_flat(model, opt=None):
+    """Every param of ``model`` is a view of one buffer, every grad of another, back to
+    back in order; ``opt`` (bound to the model) updates exactly those two buffers."""
+    pairs = model.parameters()
+    P, G = pairs[0][0].base, pairs[0][1].base
+    assert P is not None and G is not None and P is not G
+    assert all(p.base is P and g.base is G for p, g in pairs)
+    assert P.size == G.size == sum(p.size for p, _ in pairs)
+    values = numpy.concatenate([to_numpy(p).ravel() for p, _ in pairs])
+    assert bool(numpy.all(to_numpy(P) == values))
+    if opt is not None:
+        assert len(opt._runs) == 1
+        assert opt._runs[0].param.base is P and opt._runs[0].param.size == P.size
+        assert opt._runs[0].grad.base is G
+
+
+def _separate(model):
+    """The layout before flat storage: each param and grad an array of its own."""
+    for layer, name in model._parameter_slots():
+        layer.params[name] = layer.params[name].copy()
+        layer.grads[name] = layer.grads[name].copy()
+    return model
+
+
+BUILDERS = {
+    "mlp_generator": lambda rng: models.mlp_generator(4, (8,), 12, rng=rng),
+    "mlp_discriminator": lambda rng: models.mlp_discriminator(12, (8, 6), rng=rng),
+    "dcgan_generator": lambda rng: models.dcgan_generator(4, width=2, rng=rng),
+    "dcgan_discriminator": lambda rng: models.dcgan_discriminator(width=2, rng=rng),
+    "sn_discriminator": lambda rng: models.dcgan_discriminator(width=2, spectral_norm=True,
+                                                               rng=rng),
+    "wgangp_conv_critic": lambda rng: models.wgangp_conv_critic(width=2, rng=rng),
+    "goodfellow_generator": lambda rng: models.goodfellow_generator(4, 8, 12, rng=rng),
+    "goodfellow_discriminator": lambda rng: models.goodfellow_discriminator(12, 3, 2, rng=rng),
+}
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_models_are_built_flat_and_stay_flat(xp, build):
+    model = BUILDERS[build](make_rng(0))
+    _assert_flat(model)
+    state = {k: v.copy() + 1 for k, v in model.state_dict().items()}
+    model.load_state_dict(state)                     # copies into the views
+    _assert_flat(model)
+    assert all(bool(xp.all(v == state[k])) for k, v in model.state_dict().items())
+    model.flatten()                                  # already flat: nothing moves
+    _assert_flat(model)
+    _assert_flat(model.astype(numpy.float64))
+    assert _separate(model).parameters()[0][0].base is None
+    _assert_flat(model.flatten())
+
+
+def _small_trainer(case, flat=True):
+    """A tiny trainer for ``case`` (see FLAT_CASES) on 28x28 or 12-feature data; its
+    models flat, or (``flat=False``) with each param an array of its own."""
+    loss, arch, options = FLAT_CASES[case]
+    rng, k = make_rng(0), 4
+    codes = options.get("n_cat", 0) + options.get("n_cont", 0)
+    if arch == "mlp":
+        G = models.mlp_generator(k + codes, (8,), 12, rng=rng)
+        D = models.mlp_discriminator(12, (8,), rng=rng, out_dim=1 + codes)
+    else:
+        G = models.dcgan_generator(k, width=2, rng=rng)
+        D = models.dcgan_discriminator(width=2, spectral_norm=arch == "sn", rng=rng)
+    if not flat:
+        _separate(G), _separate(D)
+    trainer = make_trainer(loss, G, D, noise_dim=k, **options)
+    if options.get("optimizer") == "sgd":
+        for opt in (trainer.opt_G, trainer.opt_D):
+            opt.attach("lr", ExponentialDecay(0.05, 1.2, 1e-3))
+            opt.attach("momentum", LinearRamp(0.5, 0.7, 1, 3, 1))
+    return trainer
+
+
+FLAT_CASES = {
+    "nsgan_adam": ("nsgan", "mlp", {}),
+    "wgan_rmsprop_clipping": ("wgan", "mlp", {"n_critic": 2}),
+    "wgangp_penalty": ("wgan-gp", "mlp", {"n_critic": 2}),
+    "infogan_shared_head": ("infogan", "mlp", {"n_cat": 3, "n_cont": 1}),
+    "sgd_nesterov_schedules": ("nsgan", "mlp", {"optimizer": "sgd", "momentum": 0.5,
+                                                "nesterov": True}),
+    "dcgan_batchnorm": ("nsgan", "dcgan", {}),
+    "dcgan_spectral_norm": ("lsgan", "sn", {}),
+}
+
+
+@pytest.mark.parametrize("case", FLAT_CASES)
+def test_flat_storage_trains_bit_for_bit_like_separate_arrays(xp, case):
+    """Four steps with the models flat and with one array per param (the optimisers
+    then update param by param): identical parameters, optimiser states and counters.
+    The flat trainer's models stay views of the buffers its optimisers update (clipping
+    and the penalty's dP/dW included), and a trainer that loads its state is flat too."""
+    shape = (8, 12) if FLAT_CASES[case][1] == "mlp" else (8, 1, 28, 28)
+    x = xp.tanh(make_rng(5).standard_normal(shape, dtype=xp.float32))
+    states = []
+    for flat in (True, False):
+        trainer = _small_trainer(case, flat)
+        assert len(trainer.opt_D._runs) == (1 if flat else len(trainer.D.parameters()))
+        for _ in range(4):
+            trainer.step(x)
+        if flat:
+            _assert_flat(trainer.G, trainer.opt_G)
+            _assert_flat(trainer.D, trainer.opt_D)
+        states.append({k: to_numpy(v) for k, v in trainer.state_dict().items()})
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        numpy.testing.assert_array_equal(states[0][key], states[1][key], err_msg=key)
+    resumed = _small_trainer(case)
+    resumed.load_state_dict(trainer.state_dict(), trainer.meta())
+    for key, value in trainer.state_dict().items():
+        numpy.testing.assert_array_equal(to_numpy(resumed.state_dict()[key]), to_numpy(value))
+    _assert_flat(resumed.G, resumed.opt_G)
+    _assert_flat(resumed.D, resumed.opt_D)

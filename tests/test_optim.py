@@ -7,7 +7,7 @@ import pytest
 
 from tinygan import nn
 from tinygan.backend import to_numpy
-from tinygan.optim import SGD, Adam, RMSProp
+from tinygan.optim import SGD, Adam, ExponentialDecay, RMSProp
 
 SHAPES = [(3, 4), (4,)]
 N_STEPS = 3
@@ -81,6 +81,48 @@ def test_three_steps_match_update_equations(xp, rng, case, dtype):
         assert float(xp.max(xp.abs(p - ref))) < tol
     for arrays in opt.state.values():
         assert all(a.dtype == getattr(xp, dtype) for a in arrays)
+
+
+def _flat_copy(pairs, xp):
+    """The same (param, grad) values as views into one param and one grad buffer (the
+    layout of a flattened model)."""
+    size = sum(p.size for p, _ in pairs)
+    buffers = [xp.empty(size, dtype=pairs[0][0].dtype) for _ in range(2)]
+    flat_pairs, offset = [], 0
+    for p, g in pairs:
+        views = [b[offset: offset + p.size].reshape(p.shape) for b in buffers]
+        views[0][...], views[1][...] = p, g
+        flat_pairs.append(tuple(views))
+        offset += p.size
+    return flat_pairs
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_flat_buffer_step_equals_the_per_array_step(xp, rng, case):
+    """Params back to back in one buffer are updated as one array (one run): the same
+    bits as updating them one by one, and the state keeps its per-param names."""
+    _, cls, hyper = CASES[case]
+    pairs, grads = _params(rng, xp, "float32")
+    flat_pairs = _flat_copy(pairs, xp)
+    per_array, flat = cls(pairs, **hyper), cls(flat_pairs, **hyper)
+    assert len(per_array._runs) == len(SHAPES) and len(flat._runs) == 1
+    for opt in (per_array, flat):
+        if cls is not Adam:
+            opt.attach("lr", ExponentialDecay(hyper["lr"], 1.5))
+    for gs in grads:
+        for (_, g), (_, h), g_new in zip(pairs, flat_pairs, gs):
+            g[...] = g_new
+            h[...] = g_new
+        per_array.step()
+        flat.step()
+    for (p, _), (q, _) in zip(pairs, flat_pairs):
+        assert bool(xp.all(p == q))
+    a, b = per_array.state_dict(), flat.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert bool(xp.all(xp.asarray(a[key] == b[key]))), key
+    flat.zero_grad()
+    assert all(float(xp.max(xp.abs(g))) == 0.0 for _, g in flat_pairs)
 
 
 def test_update_is_seen_by_the_model(xp, rng):

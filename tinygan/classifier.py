@@ -77,7 +77,7 @@ def build_network(seed: int = 0, dtype=DEFAULT_DTYPE) -> nn.Sequential:
     layer = {"conv": lambda *a: nn.Conv2d(*a, init=init, rng=rng, dtype=dtype),
              "linear": lambda *a: nn.Linear(*a, init=init, rng=rng, dtype=dtype),
              "relu": nn.ReLU, "flatten": nn.Flatten}
-    return nn.Sequential(*(layer[kind](*args) for kind, *args in ARCH))  # in order: one rng
+    return nn.Sequential(*(layer[kind](*args) for kind, *args in ARCH)).flatten()  # one rng, in order
 
 
 def _as_batch(x):

@@ -1,5 +1,6 @@
-"""Generators and discriminators/critics, all plain ``nn.Sequential`` stacks.
-Output sizes and the label join's gradient: docs/derivations.md, "Training algorithms".
+"""Generators and discriminators/critics, all plain ``nn.Sequential`` stacks, returned
+flattened (``Layer.flatten``: each model's parameters in one buffer, so the optimiser
+updates them in one pass). Output sizes and the label join's gradient: docs/derivations.md, "Training algorithms".
 
 * MLP (Goodfellow et al. 2014, fully connected):  ``mlp_generator``, ``mlp_discriminator``.
 * Goodfellow et al. 2014's own MNIST pair (their ``mnist.yaml``): ``goodfellow_generator``
@@ -108,7 +109,7 @@ def _mlp(sizes, activation, out_layer, rng, dtype):
     layers.append(nn.Linear(sizes[-2], sizes[-1], init="glorot", rng=rng, dtype=dtype))
     if out_layer is not None:
         layers.append(out_layer)
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).flatten()
 
 
 def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 784,
@@ -181,7 +182,7 @@ def dcgan_generator(noise_dim: int = 100, n_classes: int = 0, width: int = 64, r
         nn.ReLU(),
         _conv(c2, 1, 4, 2, 1, True, "normal", rng, dtype, nn.ConvTranspose2d),
         nn.Tanh(),
-    )
+    ).flatten()
 
 
 def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_channels: int = 1,
@@ -229,7 +230,7 @@ def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_ch
         (nn.SpectralNormLinear if spectral_norm else nn.Linear)(
             c2 * 7 * 7, out_dim, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
     ]
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).flatten()
 
 
 def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64, rng=None,
@@ -251,7 +252,7 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
     blocks = [layer for c_in, c_out in zip(channels, channels[1:])  # drawn in order: one rng
               for layer in (_conv(c_in, c_out, 5, 2, 2, True, "he", rng, dtype), nn.LeakyReLU(0.2))]
     return nn.Sequential(*blocks, nn.Flatten(),
-                         nn.Linear(channels[-1] * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype))
+                         nn.Linear(channels[-1] * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype)).flatten()
 
 
 def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv2d):
@@ -297,7 +298,7 @@ def goodfellow_generator(noise_dim: int = 100, hidden: int = 1200, out_dim: int 
         b = lin[2].params["b"]
         b[...] = get_array_module(b).asarray(sigmoid_bias_from_marginals(marginals_of),
                                              dtype=b.dtype)
-    return nn.Sequential(lin[0], nn.ReLU(), lin[1], nn.ReLU(), lin[2], nn.Sigmoid())
+    return nn.Sequential(lin[0], nn.ReLU(), lin[1], nn.ReLU(), lin[2], nn.Sigmoid()).flatten()
 
 
 #: (include_prob, scale) of the dropout on the input of each D layer (mnist.yaml:
@@ -333,7 +334,7 @@ def goodfellow_discriminator(in_dim: int = 784, units: int = 240, pieces: int = 
                    nn.Linear(n_in, n_out, init="uniform", irange=irange, rng=rng, dtype=dtype)]
         if i < 2:
             layers.append(nn.Maxout(units, pieces))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).flatten()
 
 
 def _dropout_seed(seed: int, layer: int) -> int:

@@ -24,6 +24,10 @@ Why it looks the way it does:
 
 * Updates are in place (``*=``, ``+=``, ``out=``) into one scratch buffer per dtype,
   allocated once: a step allocates no parameter-sized temporaries.
+* Params that lie back to back in one buffer (a flattened model, ``tinygan.nn.flat``)
+  are updated as one array: one call per buffer instead of one per param (one CUDA
+  kernel instead of one per param). The state arrays are one buffer per run too;
+  ``state["m"][i]`` is param i's view of it, so checkpoints keep the names ``m.<i>``.
 * State arrays are ``zeros_like`` the params: same device (NumPy or CuPy) and dtype.
   Hyperparameters are kept as Python floats, which never promote a float32 array under
   NumPy 2 (an ``np.float64`` scalar would). So float32 stays float32.
@@ -41,6 +45,7 @@ import math
 
 from . import checks, kernels
 from .backend import get_array_module
+from .nn import flat
 
 
 def _check_pairs(params, where: str):
@@ -79,6 +84,24 @@ def _check_pairs(params, where: str):
     return [(p, g) for p, g in pairs]
 
 
+class Run:
+    """Params that lie back to back in one buffer, updated as one array: ``param`` and
+    ``grad`` (1-D views over them, or a lone param itself), the optimiser's ``state``
+    arrays of the same size by name, and ``work``, a scratch view of that size."""
+
+    def __init__(self, param, grad, state, members):
+        self.param, self.grad, self.state, self.work = param, grad, state, None
+        self._members = members
+
+    def state_views(self, name):
+        """State array ``name`` cut into views of the members' shapes, in order."""
+        views, offset, whole = [], 0, self.state[name].reshape(-1)
+        for p in self._members:
+            views.append(whole[offset: offset + p.size].reshape(p.shape))
+            offset += p.size
+        return views
+
+
 class Optimizer:
     """Base class: binds (param, grad) pairs, owns per-parameter state, the step counter
     ``t`` (a Python int), the hyperparameters (settable, e.g. ``opt.lr = 1e-4`` for a
@@ -86,9 +109,12 @@ class Optimizer:
 
     Subclasses set ``state_names`` (per-parameter state arrays, named in the update
     equations) and ``hyperparameters`` (name -> its check), implement ``_step_scalars()``
-    and either set ``update``, the update function called with the scalars and param i's
-    state arrays by name, or override ``_update(i, p, g, s, scalars)`` (s: a scratch
-    array of p's shape).
+    and either set ``update``, the update function called with the scalars and a run's
+    state arrays by name, or override ``_update(p, g, work, state, scalars)``.
+
+    The update is elementwise, so it runs on whole runs (``Run``) of params rather than
+    param by param: after ``model.flatten()`` (the builders in ``tinygan.models`` call it)
+    a model's params are one run per dtype, updated by one call each.
     """
 
     state_names: tuple = ()
@@ -99,22 +125,31 @@ class Optimizer:
         self._set_hyperparameters(hyperparameters)
         self.t = 0
         self.schedules = {}      # hyperparameter name -> Schedule, applied before each update
-        # state[name][i] belongs to params[i]; zeros_like: same device and dtype
-        self.state = {
-            name: [get_array_module(p).zeros_like(p) for p, _ in self.params]
-            for name in self.state_names
-        }
-        self._scratch = self._make_scratch()
+        self._runs = [self._make_run(self.params[i:j]) for i, j in flat.runs(self.params)]
+        # state[name][i] belongs to params[i]: a view of its run's state array
+        self.state = {name: [view for run in self._runs for view in run.state_views(name)]
+                      for name in self.state_names}
+        self._bind_scratch()
 
-    def _make_scratch(self):
-        """One flat buffer per dtype, as long as the largest param; param i works in a
-        view of its first p.size entries (the views alias: params are updated one by one)."""
-        flat = {}
-        for p, _ in self.params:
-            key = p.dtype.str
-            if key not in flat or flat[key].size < p.size:
-                flat[key] = get_array_module(p).empty(p.size, dtype=p.dtype)
-        return [flat[p.dtype.str][: p.size].reshape(p.shape) for p, _ in self.params]
+    def _make_run(self, pairs):
+        """The params of ``pairs`` (back to back in one buffer, ``flat.runs``) as one
+        array, their grads as another, and zero state arrays of that size (zeros: same
+        device and dtype)."""
+        param = flat.span([p for p, _ in pairs])
+        state = {name: get_array_module(param).zeros(param.shape, dtype=param.dtype)
+                 for name in self.state_names}
+        return Run(param, flat.span([g for _, g in pairs]), state, [p for p, _ in pairs])
+
+    def _bind_scratch(self):
+        """One scratch buffer per dtype, as long as the largest run; each run works in a
+        view of its first entries (the views alias: runs are updated one by one)."""
+        longest = {}
+        for run in self._runs:
+            longest[run.param.dtype] = max(longest.get(run.param.dtype, 0), run.param.size)
+        xp = get_array_module(self._runs[0].param)
+        scratch = {dtype: xp.empty(size, dtype=dtype) for dtype, size in longest.items()}
+        for run in self._runs:
+            run.work = scratch[run.param.dtype][: run.param.size].reshape(run.param.shape)
 
     def __setattr__(self, name, value):
         check = type(self).hyperparameters.get(name)
@@ -144,20 +179,20 @@ class Optimizer:
         for name, schedule in self.schedules.items():
             setattr(self, name, schedule(self.t))
         scalars = self._step_scalars()
-        for i, (p, g) in enumerate(self.params):
-            self._update(i, p, g, self._scratch[i], scalars)
+        for run in self._runs:
+            self._update(run.param, run.grad, run.work, run.state, scalars)
 
     def _step_scalars(self) -> dict:
         """The update rule's scalars at step t, computed once per step on the host."""
         raise NotImplementedError
 
-    def _update(self, i, p, g, s, scalars):
-        self.update(g, p=p, work=s, **{n: self.state[n][i] for n in self.state_names}, **scalars)
+    def _update(self, p, g, work, state, scalars):
+        self.update(g, p=p, work=work, **state, **scalars)
 
     def zero_grad(self):
         """Set every bound grad to 0 (layers accumulate into them with +=)."""
-        for _, g in self.params:
-            g.fill(0)
+        for run in self._runs:
+            run.grad.fill(0)
 
     # -- hyperparameters and checkpoints -----------------------------------------------
     def _hyperparameters(self) -> dict:
@@ -329,12 +364,12 @@ class SGD(Optimizer):
     def _step_scalars(self):
         return {"lr": self.lr} if self.momentum == 0 else {"lr": self.lr, "mu": self.momentum}
 
-    def _update(self, i, p, g, s, scalars):
+    def _update(self, p, g, work, state, scalars):
         if self.momentum == 0:
-            sgd(g, p=p, work=s, **scalars)
+            sgd(g, p=p, work=work, **scalars)
         else:
             update = sgd_nesterov if self.nesterov else sgd_momentum
-            update(g, p=p, v=self.state["v"][i], work=s, **scalars)
+            update(g, p=p, v=state["v"], work=work, **scalars)
 
 
 class RMSProp(Optimizer):

@@ -2,7 +2,10 @@
 
 Every layer owns two dicts with the same keys: ``params`` (trainable arrays) and
 ``grads`` (their gradients, same shapes and dtypes, allocated once so optimisers can
-bind to them and update in place).
+bind to them and update in place). ``model.flatten()`` moves a whole model's params into
+one buffer per dtype and its grads into another (each array a view of its slice,
+``flat.py``), so that an optimiser updates the whole buffer at once. Layers therefore
+write into their arrays in place and never rebind them.
 
 First order (every layer)::
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..backend import get_array_module
+from . import flat
 
 
 class PenaltyIncompatibleError(TypeError):
@@ -94,6 +98,23 @@ class Layer:
         """``[(param, grad), ...]`` in a stable order (registration order)."""
         return [(p, g) for _, p, g in self.named_parameters()]
 
+    def _parameter_slots(self):
+        """``[(layer, name), ...]`` of every parameter, in ``named_parameters`` order."""
+        return [(self, k) for k in self.params] + [
+            slot for child in self.children() for slot in child._parameter_slots()]
+
+    def flatten(self):
+        """Keep every parameter of this layer and its children in one contiguous buffer
+        per dtype, and their gradients in another: ``params[k]`` and ``grads[k]`` become
+        views of their slices (same shapes, values kept), so an optimiser updates each
+        buffer as one array (``flat.py``). Nothing happens when they are already laid
+        out so. Returns self. Bind optimisers after this call: arrays taken from the
+        layers before it are no longer theirs. The builders in ``tinygan.models`` call it.
+        """
+        if not flat.is_flat(self.parameters()):
+            flat.flatten(list(dict.fromkeys(self._parameter_slots())))  # a shared layer once
+        return self
+
     def named_parameters(self, prefix: str = ""):
         own = [(prefix + k, self.params[k], self.grads[k]) for k in self.params]
         return own + [item for name, child in self._named_children(prefix)
@@ -116,15 +137,20 @@ class Layer:
 
     def astype(self, dtype):
         """Convert parameters, gradients and buffers to ``dtype`` (e.g. float64 for
-        gradient checks). Returns self. Optimisers must be built after this call."""
+        gradient checks), keeping a flat model flat. Returns self. Optimisers must be
+        built after this call."""
+        was_flat = flat.is_flat(self.parameters())
+        self._convert(dtype)
+        return self.flatten() if was_flat else self
+
+    def _convert(self, dtype):
         for k in list(self.params):
             self.params[k] = self.params[k].astype(dtype)
             self.grads[k] = self.grads[k].astype(dtype)
         for name in self.buffer_names():
             setattr(self, name, getattr(self, name).astype(dtype))
         for child in self.children():
-            child.astype(dtype)
-        return self
+            child._convert(dtype)
 
     def buffer_names(self):
         """Names of non-trainable state arrays saved in checkpoints (BatchNorm stats)."""
