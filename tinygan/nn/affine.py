@@ -25,8 +25,10 @@ from .base import Layer
 class AffineLayer(Layer):
     """Shared forward/backward/jvp for layers that are affine in x and linear in W."""
 
-    #: axes of dy summed to get db (batch, and space for convolutions)
+    #: axes of dy summed to get db (batch, and space for convolutions), and the shape b
+    #: takes to broadcast over y
     bias_sum_axes = (0,)
+    bias_shape = (-1,)
 
     # -- primitives each subclass provides ----------------------------------------
     def _apply(self, x):
@@ -46,14 +48,14 @@ class AffineLayer(Layer):
         """Raise a clear error for a wrong shape or dtype (subclasses extend)."""
         self._check_dtype(x, self.params["W"])
 
-    def _add_bias(self, y):
-        raise NotImplementedError
-
     # -- the protocol ------------------------------------------------------------
     def forward(self, x):
         self._check_input(x)
         self.x = x
-        return self._add_bias(self._apply(x))
+        y = self._apply(x)
+        if "b" in self.params:
+            y += self.params["b"].reshape(self.bias_shape)  # y is a fresh array: in place is safe
+        return y
 
     __call__ = forward
 

@@ -58,6 +58,7 @@ class _Conv(AffineLayer):
     """Hyperparameters, bias and input checks shared by Conv2d and ConvTranspose2d."""
 
     bias_sum_axes = (0, 2, 3)  # db[f] = sum over n, h, w of dy[n, f, h, w]
+    bias_shape = (-1, 1, 1)    # y[n, f, h, w] += b[f]
 
     def __init__(self, c_in, c_out, k, stride, padding):
         super().__init__()
@@ -85,11 +86,6 @@ class _Conv(AffineLayer):
     def _im2col(self, a):
         """(N, C, H, W) -> (C k k, H' W' N) with this layer's k, s, p."""
         return im2col(a, self.k, self.k, self.stride, self.padding)
-
-    def _add_bias(self, y):
-        if "b" in self.params:
-            y += self.params["b"][:, None, None]  # y is a fresh array: in place is safe
-        return y
 
     def extra_repr(self):
         return (f"{self.c_in}, {self.c_out}, k={self.k}, stride={self.stride}, "

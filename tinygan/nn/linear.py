@@ -44,11 +44,6 @@ class Linear(AffineLayer):
     def _apply(self, x):
         return x @ self._weight()
 
-    def _add_bias(self, y):
-        if "b" in self.params:
-            y += self.params["b"]  # y is a fresh matmul result: in place is safe
-        return y
-
     def _input_grad(self, dy):
         x = self.x
         if x.flags.f_contiguous and not x.flags.c_contiguous:
