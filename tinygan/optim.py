@@ -195,7 +195,8 @@ class Optimizer:
             run.grad.fill(0)
 
     # -- hyperparameters and checkpoints -----------------------------------------------
-    def _hyperparameters(self) -> dict:
+    def hyperparameter_values(self) -> dict:
+        """{name: value} of the hyperparameters (Python numbers: JSON-able)."""
         return {name: getattr(self, name) for name in self.hyperparameters}
 
     def _set_hyperparameters(self, d: dict):
@@ -215,7 +216,7 @@ class Optimizer:
         Arrays are copies (a snapshot), on the params' device; scalars are Python numbers
         (JSON-friendly). Hyperparameters are included so a resumed schedule continues.
         """
-        return {"t": self.t, **self._hyperparameters(),
+        return {"t": self.t, **self.hyperparameter_values(),
                 **{key: a.copy() for key, a in self._named_state()}}
 
     def _named_state(self):
@@ -228,7 +229,7 @@ class Optimizer:
         the params' dtype, host arrays moved to the device). Keys and shapes must match
         this optimiser's own ``state_dict()``; nothing is changed when they do not."""
         where = f"{type(self).__name__}.load_state_dict"
-        expected = {"t", *self._hyperparameters(), *dict(self._named_state())}
+        expected = {"t", *self.hyperparameter_values(), *dict(self._named_state())}
         missing, unexpected = expected - set(d), set(d) - expected
         if unexpected:
             raise ValueError(f"{where}: unexpected keys {sorted(unexpected)}, missing "
@@ -247,7 +248,7 @@ class Optimizer:
             dst[...] = get_array_module(dst).asarray(d[key], dtype=dst.dtype)
 
     def __repr__(self):
-        hyper = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())
+        hyper = ", ".join(f"{k}={v}" for k, v in self.hyperparameter_values().items())
         return f"{type(self).__name__}({len(self.params)} params, {hyper}, t={self.t})"
 
 

@@ -147,7 +147,8 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     trainer_class = {"gan": GAN, "nsgan": GAN, "lsgan": LSGAN, "infogan": InfoGAN,
                      "wgan": WGAN, "wgan-gp": WGANGP}[loss]
     trainer = trainer_class(G, D, opt_G, opt_D, **own, **common)
-    trainer.config["optimizer"] = {"kind": kind, "G": _hyper(opt_G), "D": _hyper(opt_D)}
+    trainer.config["optimizer"] = {"kind": kind, "G": opt_G.hyperparameter_values(),
+                                   "D": opt_D.hyperparameter_values()}
     return trainer
 
 
@@ -178,11 +179,6 @@ def _optimizers(loss, G, D, lr, overrides):
     }[kind]
     return kind, [build(model.parameters(), overrides.get(f"lr_{name}", get("lr")))
                   for model, name in ((G, "G"), (D, "D"))]
-
-
-def _hyper(opt):
-    """The optimiser's hyperparameters at construction (JSON-able), for the config."""
-    return {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape") and k != "t"}
 
 
 __all__ = ["make_trainer", "recipe", "RECIPE_NAMES", "RECIPES", "Trainer", "GAN", "WGAN", "WGANGP",

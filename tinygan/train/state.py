@@ -31,7 +31,7 @@ class TrainerState:
         deterministic, but a different noise stream from the uninterrupted run.
         Reads the last generator loss back to the host (call between steps, not in one).
         """
-        optimizers = {name: {k: v for k, v in opt.state_dict().items() if not hasattr(v, "shape")}
+        optimizers = {name: {"t": opt.t, **opt.hyperparameter_values()}
                       for name, opt in self._named_optimizers()}
         return {
             "format": META_FORMAT, "loss": self.loss_name, "config": dict(self.config),
