@@ -80,13 +80,14 @@ def build_network(seed: int = 0, dtype=DEFAULT_DTYPE) -> nn.Sequential:
     return nn.Sequential(*(layer[kind](*args) for kind, *args in ARCH)).flatten()  # one rng, in order
 
 
-def _as_batch(x):
-    """(N, 784) or (N, 1, 28, 28) -> (N, 1, 28, 28) on the backend, float32."""
+def as_images(x, where: str = "MNIST classifier"):
+    """(N, 784) or (N, 1, 28, 28) -> (N, 1, 28, 28) on the backend, float32; a clear
+    error (naming ``where``) for any other shape."""
     x = asarray(x)
     if x.ndim == 2 and x.shape[1] == 784:
         x = x.reshape(-1, 1, 28, 28)
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        raise ValueError("MNIST classifier: expected images of shape (N, 784) or (N, 1, 28, 28) "
+        raise ValueError(f"{where}: expected images of shape (N, 784) or (N, 1, 28, 28) "
                          f"in [-1, 1], got {tuple(x.shape)}")
     return x.astype(get_array_module(x).float32, copy=False)
 
@@ -111,7 +112,7 @@ class MNISTClassifier:
         self.top = nn.Sequential(*net.layers[FEATURE_LAYERS:])
 
     def _batches(self, x):
-        x = _as_batch(x)
+        x = as_images(x)
         for start in range(0, x.shape[0], self.batch_size):
             yield x[start:start + self.batch_size]
 
@@ -181,7 +182,7 @@ def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = N
         total = None
         for step, (xb, yb) in enumerate(batches.epoch()):
             opt.zero_grad()
-            loss, dlogits = softmax_cross_entropy(net.forward(_as_batch(xb)), yb, check_range=False)
+            loss, dlogits = softmax_cross_entropy(net.forward(as_images(xb)), yb, check_range=False)
             net.backward(dlogits)
             opt.step()
             total = loss if total is None else total + loss  # stays on the device

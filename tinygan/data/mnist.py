@@ -75,8 +75,7 @@ MIRRORS = [
 #: Seconds before a silent connection counts as offline.
 TIMEOUT_S = 30.0
 
-_IDX_MAGIC = {"images": 2051, "labels": 2049}  # 0x00000803, 0x00000801
-_IDX_UBYTE = 0x08
+_IDX_MAGIC = {"images": 2051, "labels": 2049}  # 0x00000803, 0x00000801: unsigned bytes
 _N_CLASSES = 10
 _ROWS = _COLS = 28
 
@@ -227,8 +226,9 @@ def read_idx(path, kind: str) -> np.ndarray:
     raw = _gunzip(path)
     expected_magic = _IDX_MAGIC[kind]
     expected_ndim = expected_magic & 0xFF
-    if len(raw) < 4:
-        raise MNISTFormatError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+    header = 4 + 4 * expected_ndim
+    if len(raw) < header:
+        raise MNISTFormatError(f"{path}: {len(raw)} bytes, too short: the IDX header needs {header}")
     magic = int.from_bytes(raw[:4], "big")
     if magic != expected_magic:
         raise MNISTFormatError(
@@ -236,9 +236,6 @@ def read_idx(path, kind: str) -> np.ndarray:
             f"(0x{expected_magic:08x}: unsigned bytes, {expected_ndim} dimension(s)) for "
             f"MNIST {kind}"
         )
-    header = 4 + 4 * expected_ndim
-    if len(raw) < header:
-        raise MNISTFormatError(f"{path}: {len(raw)} bytes, the IDX header needs {header}")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_ndim))
     size = int(np.prod(dims, dtype=np.int64))
     payload = len(raw) - header

@@ -23,6 +23,7 @@ import os
 from .. import checks
 from ..atomic import atomic_open
 from ..backend import asarray, get_array_module
+from ..classifier import as_images, load_classifier
 from ..data.mnist import cache_dir
 from .distances import precision_recall
 from .frechet import feature_stats, frechet_distance
@@ -33,8 +34,6 @@ from .scores import inception_score_from_probs
 PARZEN_VALID = slice(50000, 51000)
 #: samples in the Parzen window (authors: 10,000)
 PARZEN_N = 10000
-#: real training digits used for the reference figures
-REFERENCE_TRAIN = slice(0, 10000)
 
 _cache: dict = {}
 
@@ -43,29 +42,23 @@ def _mnist(split):
     """MNIST images (N, 784) in [-1, 1] and labels, host arrays, loaded once."""
     key = ("mnist", split)
     if key not in _cache:
-        from ..data import load_mnist
+        from ..data import load_mnist   # looked up at call time (tests replace it)
         _cache[key] = load_mnist(split, flatten=True)
     return _cache[key]
 
 
 def _as_images(samples, where):
     """``samples`` on the backend as float32 (N, 784); clear error for anything else."""
-    x = asarray(samples)
-    if x.ndim == 4 and tuple(x.shape[1:]) == (1, 28, 28):
-        x = x.reshape(x.shape[0], 784)
-    if x.ndim != 2 or x.shape[1] != 784:
-        raise ValueError(f"{where}: expected MNIST samples of shape (N, 784) or (N, 1, 28, 28) "
-                         f"in [-1, 1], got {tuple(x.shape)}")
+    x = as_images(samples, where).reshape(-1, 784)
     if x.shape[0] < 2:
         raise ValueError(f"{where}: need at least 2 samples, got {x.shape[0]}")
-    return x.astype(get_array_module(x).float32, copy=False)
+    return x
 
 
 def _get_classifier(classifier):
     if classifier is not None:
         return classifier
     if "classifier" not in _cache:
-        from ..classifier import load_classifier
         _cache["classifier"] = load_classifier()
     return _cache["classifier"]
 
