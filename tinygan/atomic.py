@@ -45,13 +45,9 @@ def atomic_open(path, mode: str = "wb", durable: bool = False, **open_kwargs):
 
 def _fsync_dir(folder: str) -> None:
     """Persist the rename itself (POSIX); a no-op where folders cannot be opened."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -254,14 +254,12 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
         labels = to_numpy(labels)
         if labels.shape != (n,):
             raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    out = None
+    parts = []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         y = None if labels is None else backend.asarray(labels[start:start + m])
-        x = to_numpy(trainer.sample(n=m, y=y)).reshape(m, -1)
-        if out is None:
-            out = np.empty((n, x.shape[1]), dtype=np.float32)
-        out[start:start + m] = x
+        parts.append(to_numpy(trainer.sample(n=m, y=y)).reshape(m, -1))
+    out = np.concatenate(parts, dtype=np.float32)
     if not np.isfinite(out).all():
         raise ValueError("the generator produced NaN or infinite samples; not writing them")
     path = os.fspath(path)
