@@ -101,8 +101,9 @@ RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
 ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
 OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}
 
+_TRAINER_KEYS = ("noise", "fake_labels", "separate_batches", "pack")   # Trainer's own defaults
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
-           "noise", "fake_labels", "separate_batches", "pack")
+           *_TRAINER_KEYS)
 _ALGORITHM_KEYS = {
     "gan": ("k", "update", "d_loss_scale"), "nsgan": ("k", "update", "d_loss_scale"), "lsgan": ("k", "a", "b", "c"),
     "wgan": ("n_critic", "clip", "warmup"), "wgan-gp": ("n_critic", "lam", "one_sided"),
@@ -136,17 +137,13 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
                          f"{sorted(allowed)}")
     settings = {**DEFAULTS[loss], **overrides}
     kind, (opt_G, opt_D) = _optimizers(loss, G, D, lr, overrides)
-    common = dict(noise_dim=noise_dim, conditional=conditional, n_classes=n_classes, seed=seed,
-                  noise=settings.get("noise", "normal"),
-                  fake_labels=settings.get("fake_labels", "real"),
-                  separate_batches=settings.get("separate_batches"),
-                  pack=settings.get("pack", 1))
-    own = {k: settings[k] for k in _ALGORITHM_KEYS[loss]}
+    own = {k: settings[k] for k in _ALGORITHM_KEYS[loss] + _TRAINER_KEYS if k in settings}
     if loss in ("gan", "nsgan"):
         own["generator_loss"] = "minimax" if loss == "gan" else "nonsaturating"
     trainer_class = {"gan": GAN, "nsgan": GAN, "lsgan": LSGAN, "infogan": InfoGAN,
                      "wgan": WGAN, "wgan-gp": WGANGP}[loss]
-    trainer = trainer_class(G, D, opt_G, opt_D, **own, **common)
+    trainer = trainer_class(G, D, opt_G, opt_D, noise_dim=noise_dim, conditional=conditional,
+                            n_classes=n_classes, seed=seed, **own)
     trainer.config["optimizer"] = {"kind": kind, "G": opt_G.hyperparameter_values(),
                                    "D": opt_D.hyperparameter_values()}
     return trainer
@@ -165,19 +162,10 @@ def _optimizers(loss, G, D, lr, overrides):
     if foreign:
         raise ValueError(f"make_trainer({loss!r}): option(s) {foreign} do not apply to the "
                          f"{kind!r} optimiser (its options: {sorted(defaults)})")
-    if lr is not None:
-        defaults["lr"] = lr
-
-    def get(name):
-        return overrides.get(name, defaults[name])
-
-    build = {
-        "adam": lambda p, lr: optim.Adam(p, lr=lr, betas=tuple(get("betas")), eps=get("eps")),
-        "rmsprop": lambda p, lr: optim.RMSProp(p, lr=lr, alpha=get("alpha"), eps=get("eps")),
-        "sgd": lambda p, lr: optim.SGD(p, lr=lr, momentum=get("momentum"),
-                                       nesterov=get("nesterov")),
-    }[kind]
-    return kind, [build(model.parameters(), overrides.get(f"lr_{name}", get("lr")))
+    hyper = {k: overrides.get(k, v) for k, v in defaults.items() if k != "lr"}
+    lr = defaults["lr"] if lr is None else lr
+    optimizer = {"adam": optim.Adam, "rmsprop": optim.RMSProp, "sgd": optim.SGD}[kind]
+    return kind, [optimizer(model.parameters(), lr=overrides.get(f"lr_{name}", lr), **hyper)
                   for model, name in ((G, "G"), (D, "D"))]
 
 
