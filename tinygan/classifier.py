@@ -41,8 +41,9 @@ import os
 import time
 from typing import NamedTuple
 
-from . import checkpoint, checks, nn
+from . import checkpoint, checks, losses, nn, optim
 from .backend import DEFAULT_DTYPE, asarray, get_array_module, get_backend, make_rng
+from .data.batches import Minibatches
 from .data.mnist import sha256_file as file_sha256  # the shipped weights' check
 
 #: layer specs; the hash of (ARCH, RECIPE) names the cache file
@@ -165,24 +166,21 @@ def train_classifier(x, y, epochs: int | None = None, batch_size: int | None = N
         s = net(x_b);  L = 1/m sum_i -log softmax(s_i)[y_i];  ds = (softmax(s) - onehot(y_b)) / m
         grads = net.backward(ds);  Adam step
     """
-    from .data import Minibatches
-    from .losses import softmax_cross_entropy
-    from .optim import Adam
-
     given = dict(epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed)
     epochs, batch_size, lr, lr_decay, seed = (RECIPE[k] if v is None else v
                                               for k, v in given.items())
     epochs = checks.integer(epochs, "epochs", "train_classifier", low=1)
     batch_size = checks.integer(batch_size, "batch_size", "train_classifier", low=1)
     net = build_network(seed).train()
-    opt = Adam(net.parameters(), lr=lr, betas=tuple(RECIPE["betas"]))
+    opt = optim.Adam(net.parameters(), lr=lr, betas=tuple(RECIPE["betas"]))
     batches = Minibatches(x, y, batch_size=batch_size, seed=seed)
     start, epoch_losses = time.time(), []
     for epoch in range(epochs):
         total = None
         for step, (xb, yb) in enumerate(batches.epoch()):
             opt.zero_grad()
-            loss, dlogits = softmax_cross_entropy(net.forward(as_images(xb)), yb, check_range=False)
+            loss, dlogits = losses.softmax_cross_entropy(net.forward(as_images(xb)), yb,
+                                                         check_range=False)
             net.backward(dlogits)
             opt.step()
             total = loss if total is None else total + loss  # stays on the device

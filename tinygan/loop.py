@@ -67,10 +67,9 @@ class TrainingDiverged(RuntimeError):
         checked = (f"; statistics are checked every {log_every} iterations, so it may have "
                    f"started up to {log_every - 1} iterations earlier"
                    ) if log_every and log_every > 1 else ""
-        if checkpoint_path and os.path.exists(checkpoint_path):
-            kept = f"the last good checkpoint {checkpoint_path} is left untouched"
-        else:
-            kept = "no checkpoint had been written yet"
+        kept = (f"the last good checkpoint {checkpoint_path} is left untouched"
+                if checkpoint_path and os.path.exists(checkpoint_path)
+                else "no checkpoint had been written yet")
         super().__init__(
             f"training diverged at {where}: {kind} {name!r} = {value}{checked}; {kept}. "
             "Resume from that checkpoint with a smaller learning rate, or start again with "
@@ -108,8 +107,7 @@ def _check_finite(row: dict, iteration: int, epoch: int, ckpt: str, log_every: i
 def _nonfinite_parameter(state: dict):
     """Name of the first parameter/buffer holding a NaN or inf, or None. One device
     reduction per array and a single host sync for all of them."""
-    names = [k for k, a in state.items() if getattr(a, "dtype", None) is not None
-             and a.dtype.kind == "f"]
+    names = [k for k, a in state.items() if a.dtype.kind == "f"]
     if not names:
         return None
     flags = [get_array_module(state[k]).isfinite(state[k]).all() for k in names]
@@ -174,7 +172,6 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     """
     epochs = checks.integer(epochs, "epochs", "fit", low=0)
     log_every = checks.integer(log_every, "log_every", "fit", low=1)
-    out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     ckpt = os.fspath(checkpoint_path) if checkpoint_path else os.path.join(out_dir, CHECKPOINT_NAME)
     conditional = bool(getattr(trainer, "conditional", False))
@@ -198,9 +195,8 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
     while epoch < epochs:
         t0 = time.perf_counter()
         sums, count = {}, 0  # device running sums of each statistic since the last log
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
-                   file=sys.stderr, leave=True, dynamic_ncols=True, mininterval=0.5)
-        try:
+        with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
+                  file=sys.stderr, leave=True, dynamic_ncols=True, mininterval=0.5) as bar:
             for b, (xb, yb) in enumerate(batches.epoch()):
                 stats = trainer.step(xb, yb if conditional else None)
                 for k, v in stats.items():  # 0-d device adds: no sync
@@ -218,8 +214,6 @@ def fit(trainer, batches, epochs: int, out_dir, *, log_every: int = 50, resume: 
                     _append(history, row)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
                                      if k not in _X_COLUMNS}, refresh=False)
-        finally:
-            bar.close()
         seconds = time.perf_counter() - t0
         epoch += 1
 
@@ -247,8 +241,7 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
     """
     n = checks.integer(n, "n", "save_samples", low=1)
     batch_size = checks.integer(batch_size, "batch_size", "save_samples", low=1)
-    conditional = bool(getattr(trainer, "conditional", False))
-    if conditional and labels is None:
+    if labels is None and getattr(trainer, "conditional", False):
         labels = np.arange(n, dtype=np.int64) % trainer.n_classes
     if labels is not None:
         labels = to_numpy(labels)
@@ -262,7 +255,6 @@ def save_samples(trainer, n: int, path, batch_size: int = 1000, labels=None) -> 
     out = np.concatenate(parts, dtype=np.float32)
     if not np.isfinite(out).all():
         raise ValueError("the generator produced NaN or infinite samples; not writing them")
-    path = os.fspath(path)
     with atomic_open(path, "wb") as f:
         np.save(f, out, allow_pickle=False)
-    return path
+    return os.fspath(path)
