@@ -12,7 +12,6 @@ before runs kept it is read with the ``config.json`` beside it). Nothing is unpi
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from . import backend, checkpoint, runs
 from .backend import asarray, get_array_module, to_numpy
 from .models import join_label
+from .train.base import draw_noise
 
 __all__ = ["load_generator", "TrainedGenerator", "checkpoint_file"]
 
@@ -65,12 +65,7 @@ class TrainedGenerator:
         categories, and c_cont ~ U(-1, 1)^n_cont, as in training."""
         rng = backend.make_rng(seed)
         dtype = self.net.parameters()[0][0].dtype
-        if self.noise == "normal":
-            z = rng.standard_normal((n, self.noise_dim), dtype=dtype)
-        else:
-            z = 2 * rng.random((n, self.noise_dim), dtype=dtype) - 1
-            if self.noise == "uniform_sqrt3":
-                z *= math.sqrt(3)
+        z = draw_noise(rng, self.noise, (n, self.noise_dim), dtype)
         n_cat, n_cont = self.codes
         if not n_cat:
             return z

@@ -28,6 +28,17 @@ from .state import TrainerState
 NOISES = ("normal", "uniform", "uniform_sqrt3")
 
 
+def draw_noise(rng, noise: str, shape, dtype):
+    """z ~ p_z of ``shape`` from ``rng``: N(0, I) (``"normal"``), U(-1, 1) (``"uniform"``)
+    or U(-sqrt 3, sqrt 3) (``"uniform_sqrt3"``)."""
+    if noise == "normal":
+        return rng.standard_normal(shape, dtype=dtype)
+    u = 2 * rng.random(shape, dtype=dtype) - 1                           # U(-1, 1)
+    if noise == "uniform_sqrt3":
+        u *= math.sqrt(3)                                                # U(-sqrt 3, sqrt 3)
+    return u
+
+
 def _scalar(v):
     """A 0-d array (NumPy reductions return NumPy scalars; CuPy already gives 0-d
     arrays). No host transfer either way."""
@@ -191,13 +202,8 @@ class Trainer(ConditionalLabels, TrainerState):
     def sample_noise(self, m, rng=None):
         """z ~ p_z, shape (m, noise_dim), G's dtype, from ``rng`` (default: training's)."""
         m = checks.integer(m, "m", "sample_noise", low=1)
-        rng = self.rng if rng is None else rng
-        if self.noise == "normal":
-            return rng.standard_normal((m, self.noise_dim), dtype=self.dtype)
-        u = 2 * rng.random((m, self.noise_dim), dtype=self.dtype) - 1        # U(-1, 1)
-        if self.noise == "uniform_sqrt3":
-            u *= math.sqrt(3)                                                # U(-sqrt 3, sqrt 3)
-        return u
+        return draw_noise(self.rng if rng is None else rng, self.noise, (m, self.noise_dim),
+                          self.dtype)
 
     def sample(self, n=None, z=None, y=None):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running
