@@ -17,6 +17,8 @@ import sys
 
 import numpy
 
+from . import checks
+
 BACKENDS = ("numpy", "cupy")
 DEFAULT_DTYPE = numpy.float32
 
@@ -67,8 +69,7 @@ def set_backend(name: str, seed: int | None = 0):
 
     Also re-seeds the backend's default generator (``seed=None`` for entropy).
     """
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
+    checks.choice(name, "backend", BACKENDS, "set_backend")
     xp = numpy if name == "numpy" else _import_cupy()
     _state.update(name=name, xp=xp, rng=xp.random.default_rng(seed))
     return xp

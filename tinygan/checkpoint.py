@@ -107,7 +107,6 @@ _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 def _read(path, meta_only: bool):
     """``(arrays, meta)`` of the checkpoint at ``path`` (``arrays`` empty when ``meta_only``:
     no array is read)."""
-    path = os.fspath(path)
     _check_file(path)
     try:
         with np.load(path, allow_pickle=False) as npz:  # never unpickles: refuses pickled data

@@ -112,7 +112,6 @@ def search_dirs(data_dir=None) -> list[str]:
     ``$TINYGAN_DATA/mnist``, the user cache."""
     dirs = []
     if data_dir is not None:
-        data_dir = os.fspath(data_dir)
         dirs += [data_dir, os.path.join(data_dir, "mnist")]
     root = os.environ.get("TINYGAN_DATA")
     if root:

@@ -4,6 +4,7 @@ D(x, y) = D([x, y]) with one-hot y (``models.join_label``). Unconditional traine
 from __future__ import annotations
 
 from ..backend import asarray, get_array_module
+from ..data.batches import one_hot
 from ..models import join_label, label_mask
 
 FAKE_LABELS = ("real", "uniform")
@@ -27,10 +28,8 @@ class ConditionalLabels:
 
     def _one_hot(self, y, m):
         y = asarray(y)              # a no-op for device labels; host labels (sample()) move
-        xp = get_array_module(y)
         if y.ndim == 1 and y.dtype.kind in "iu" and y.shape[0] == m:
-            classes = xp.arange(self.n_classes, dtype=y.dtype)
-            return (y[:, None] == classes[None, :]).astype(self.dtype)
+            return one_hot(y, self.n_classes, check=False).astype(self.dtype, copy=False)
         if y.ndim == 2 and tuple(y.shape) == (m, self.n_classes):
             return y.astype(self.dtype, copy=False)
         raise ValueError(f"expected labels as ints of shape ({m},) or one-hot ({m}, "
