@@ -85,12 +85,9 @@ def interpolate(x_real, x_fake, rng=None):
 # ---------------------------------------------------------------------------------
 def _scores(critic, x):
     """s = f(x), checked to be one score per sample: shape (m,) or (m, 1)."""
-    if x.ndim < 2:
-        raise ValueError(
-            f"expected a batch of critic inputs (m, ...) with a feature axis, got shape "
-            f"{tuple(x.shape)}")
-    if x.shape[0] < 1:
-        raise ValueError(f"expected a non-empty batch of critic inputs, got shape {tuple(x.shape)}")
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"expected a non-empty batch of critic inputs (m, ...) with m >= 1 and a "
+                         f"feature axis, got shape {tuple(x.shape)}")
     checks.float_dtype(x.dtype, "critic input")
     s = critic.forward(x)
     if s.shape[0] != x.shape[0] or s.size != x.shape[0]:
