@@ -275,8 +275,7 @@ def main(argv=None) -> int:
                                             "behind FID and the Inception-style score) with "
                                             "its fixed recipe and write it as a .npz.")
     p.add_argument("--out", required=True, help="the .npz to write")
-    a = p.parse_args(argv)
-    train_and_save(a.out)
+    train_and_save(p.parse_args(argv).out)
     return 0
 
 

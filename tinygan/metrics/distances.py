@@ -32,10 +32,9 @@ def pairwise_sq_distances(a, b):
 
     Clipped at 0: the expansion can round a zero distance to a tiny negative.
     """
-    xp = get_array_module(a, b)
     d2 = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :]
     d2 -= 2 * (a @ b.T)
-    return xp.maximum(d2, 0, out=d2)
+    return get_array_module(a, b).maximum(d2, 0, out=d2)
 
 
 def knn_radii_sq(features, k: int = 3, block: int = BLOCK):

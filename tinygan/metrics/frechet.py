@@ -33,8 +33,7 @@ def feature_stats(features):
         raise ValueError(
             f"feature_stats: expected features of shape (N, F) with N >= 2, got {tuple(features.shape)}"
         )
-    xp = get_array_module(features)
-    f = features.astype(xp.float64)  # explicit: see the module docstring
+    f = features.astype(get_array_module(features).float64)  # explicit: see the module docstring
     mu = f.mean(axis=0)
     centred = f - mu
     sigma = centred.T @ centred / (f.shape[0] - 1)

@@ -84,8 +84,7 @@ def fid(samples, reference: str = "test", classifier=None) -> float:
 
 def inception_score(samples, splits: int = 10, classifier=None):
     """(mean, std) over ``splits`` chunks of exp(E_x KL(p(y|x) || p(y))), classifier softmax."""
-    clf = _get_classifier(classifier)
-    _, probs = clf.outputs(_as_images(samples, "inception_score"))
+    _, probs = _get_classifier(classifier).outputs(_as_images(samples, "inception_score"))
     return inception_score_from_probs(probs, splits)
 
 

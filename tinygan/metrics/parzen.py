@@ -47,12 +47,10 @@ def parzen_log_densities(samples, points, sigma: float, block: int = BLOCK):
     bandwidth ``sigma`` on ``samples`` (n, d); an array of the inputs' module and dtype."""
     checks.point_sets("parzen_log_densities", samples=samples, points=points)
     sigma = checks.positive(sigma, "sigma", "parzen")
-    xp = get_array_module(samples, points)
-    d = samples.shape[1]
-    out = xp.empty(points.shape[0], dtype=points.dtype)
+    out = get_array_module(samples, points).empty(points.shape[0], dtype=points.dtype)
     for start in range(0, points.shape[0], block):
         d2 = pairwise_sq_distances(points[start:start + block], samples)
-        out[start:start + block] = _log_densities(d2, sigma, d)
+        out[start:start + block] = _log_densities(d2, sigma, samples.shape[1])
     return out
 
 
@@ -79,13 +77,11 @@ def parzen_select_sigma(samples, valid, sigmas=PARZEN_SIGMAS, block: int = BLOCK
     sigmas = [float(s) for s in sigmas]
     if not sigmas or min(sigmas) <= 0:
         raise ValueError(f"parzen_select_sigma: need positive sigmas, got {sigmas}")
-    xp = get_array_module(samples, valid)
-    d = samples.shape[1]
-    totals = xp.zeros(len(sigmas), dtype=valid.dtype)
+    totals = get_array_module(samples, valid).zeros(len(sigmas), dtype=valid.dtype)
     for start in range(0, valid.shape[0], block):
         d2 = pairwise_sq_distances(valid[start:start + block], samples)
         for i, sigma in enumerate(sigmas):
-            totals[i] += _log_densities(d2, sigma, d).sum()
+            totals[i] += _log_densities(d2, sigma, samples.shape[1]).sum()
     means = [float(t) / valid.shape[0] for t in totals]
     best = max(range(len(sigmas)), key=lambda i: means[i])
     return sigmas[best], means

@@ -36,10 +36,9 @@ def inception_score_from_probs(probs, splits: int = 10) -> InceptionScore:
     n = probs.shape[0]
     splits = checks.integer(splits, "splits", f"inception_score (N = {n})", low=1, high=n)
     xp = get_array_module(probs)
-    p = probs.astype(xp.float64)
     tiny = xp.finfo(xp.float64).tiny  # log of 0 -> finite, multiplied by 0 -> 0
     scores = []
-    for chunk in xp.array_split(p, splits):
+    for chunk in xp.array_split(probs.astype(xp.float64), splits):
         p_y = chunk.mean(axis=0, keepdims=True)
         kl = (chunk * (xp.log(xp.maximum(chunk, tiny)) - xp.log(xp.maximum(p_y, tiny)))).sum(axis=1)
         scores.append(xp.exp(kl.mean()))

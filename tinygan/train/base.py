@@ -216,8 +216,7 @@ class Trainer(ConditionalLabels, TrainerState):
         z = self._sampling_noise(n, z)
         n = z.shape[0]
         if self.conditional:
-            xp = get_array_module(z)
-            y = self._one_hot(xp.arange(n) % self.n_classes if y is None else y, n)
+            y = self._one_hot(get_array_module(z).arange(n) % self.n_classes if y is None else y, n)
             z = join_label(z, y)
         return self._eval_generator(z)
 
