@@ -97,8 +97,8 @@ def _check_sizes(where, **sizes):
             raise ValueError(f"{where}: {name} must be {what} >= {smallest}, got {value!r}")
 
 
-def _mlp(sizes, activation, out_layer, rng, dtype):
-    """Linear/activation stack over ``sizes`` = (in, h_1, ..., h_L, out)."""
+def _mlp(sizes, activation, out_layers, rng, dtype):
+    """Linear/activation stack over ``sizes`` = (in, h_1, ..., h_L, out), then ``out_layers``."""
     if activation not in MLP_ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {MLP_ACTIVATIONS}")
     hidden_init = "glorot" if activation == "tanh" else "he"
@@ -107,9 +107,7 @@ def _mlp(sizes, activation, out_layer, rng, dtype):
         layers += [nn.Linear(n_in, n_out, init=hidden_init, rng=rng, dtype=dtype),
                    _ACTIVATIONS[activation]()]
     layers.append(nn.Linear(sizes[-2], sizes[-1], init="glorot", rng=rng, dtype=dtype))
-    if out_layer is not None:
-        layers.append(out_layer)
-    return nn.Sequential(*layers).flatten()
+    return nn.Sequential(*layers, *out_layers).flatten()
 
 
 def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 784,
@@ -123,7 +121,7 @@ def mlp_generator(noise_dim: int = 100, hidden=(256, 512, 1024), out_dim: int = 
     _check_sizes("mlp_generator", noise_dim=noise_dim, hidden=hidden, out_dim=out_dim,
                  n_classes=n_classes)
     sizes = (noise_dim + n_classes,) + hidden + (out_dim,)
-    return _mlp(sizes, activation, nn.Tanh(), rng, dtype)
+    return _mlp(sizes, activation, [nn.Tanh()], rng, dtype)
 
 
 def mlp_discriminator(in_dim: int = 784, hidden=(1024, 512, 256), n_classes: int = 0,
@@ -140,7 +138,7 @@ def mlp_discriminator(in_dim: int = 784, hidden=(1024, 512, 256), n_classes: int
     _check_sizes("mlp_discriminator", in_dim=in_dim, hidden=hidden, n_classes=n_classes,
                  out_dim=out_dim)
     sizes = (in_dim + n_classes,) + hidden + (out_dim,)
-    return _mlp(sizes, activation, None, rng, dtype)
+    return _mlp(sizes, activation, [], rng, dtype)
 
 
 # -- DCGAN (Radford et al. 2016) for 28x28 single-channel images ----------------------

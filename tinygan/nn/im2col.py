@@ -128,8 +128,7 @@ def col2im(cols, shape, kh: int, kw: int, stride: int, padding: int):
 
 def to_channel_rows(a):
     """(N, C, H, W) -> (C, H W N): one row per channel, columns ordered like im2col's."""
-    n, c, h, w = a.shape
-    return get_array_module(a).ascontiguousarray(a.transpose(1, 2, 3, 0)).reshape(c, h * w * n)
+    return _batch_last(a, 0).reshape(a.shape[1], -1)
 
 
 def from_channel_rows(m, n: int, h: int, w: int):
