@@ -250,5 +250,5 @@ def test_conv_rejects_bad_hyperparameters(xp):
         nn.ConvTranspose2d(1, 1, 0)
     with pytest.raises(TypeError, match="kernel size k must be an integer"):
         nn.Conv2d(1, 1, 2.5)
-    with pytest.raises(ValueError, match="output_padding must be smaller than the stride"):
+    with pytest.raises(ValueError, match=r"output_padding \(< stride\) must be an integer in \[0, 1\]"):
         nn.ConvTranspose2d(1, 1, 3, stride=2, output_padding=2)

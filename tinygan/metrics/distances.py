@@ -42,8 +42,7 @@ def knn_radii_sq(features, k: int = 3, block: int = BLOCK):
     in the same set, the point itself excluded (it is the 0-th neighbour)."""
     xp = get_array_module(features)
     n = features.shape[0]
-    if not 1 <= k < n:
-        raise ValueError(f"knn_radii_sq: need 1 <= k < N, got k={k} for N={n}")
+    k = checks.integer(k, "k", f"knn_radii_sq (N = {n})", low=1, high=n - 1)
     radii = xp.empty(n, dtype=features.dtype)
     for start in range(0, n, block):
         d2 = pairwise_sq_distances(features[start:start + block], features)

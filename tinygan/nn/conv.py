@@ -189,13 +189,8 @@ class ConvTranspose2d(_Conv):
                  output_padding: int = 0, bias: bool = True, init: str = "normal",
                  std: float = 0.02, rng=None, dtype=DEFAULT_DTYPE):
         super().__init__(c_in, c_out, k, stride, padding)
-        op = checks.integer(output_padding, "output_padding", "ConvTranspose2d", low=0)
-        if op >= self.stride:
-            raise ValueError(
-                f"ConvTranspose2d: output_padding must be smaller than the stride "
-                f"({self.stride}), got {op}"
-            )
-        self.output_padding = op
+        self.output_padding = checks.integer(output_padding, "output_padding (< stride)",
+                                             "ConvTranspose2d", low=0, high=self.stride - 1)
         k = self.k
         self._init_params((self.c_in, self.c_out, k, k), self.c_in * k * k / self.stride ** 2,
                           self.c_out * k * k, bias, init, std, rng, dtype)
