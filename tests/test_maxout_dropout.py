@@ -38,7 +38,7 @@ def test_maxout_jvp_pair(xp, rng):
 def test_maxout_rejects_bad_shapes(xp, rng):
     with pytest.raises(ValueError, match=r"expected input of shape \(m, 15\)"):
         nn.Maxout(3, 5).forward(rng.standard_normal((2, 14)))
-    with pytest.raises(ValueError, match="pieces must be an int >= 1"):
+    with pytest.raises(ValueError, match="pieces must be an integer >= 1"):
         nn.Maxout(3, 0)
 
 
@@ -91,5 +91,5 @@ def test_dropout_masks_resume_from_the_draw_counter(xp, rng):
     second = nn.Dropout(0.5, seed=1)
     second.load_state_dict(state, "d.")
     assert bool(xp.all(second.forward(x) == expected))
-    with pytest.raises(ValueError, match=r"include_prob must be a number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"include_prob must lie in \(0, 1\]"):
         nn.Dropout(0.0)

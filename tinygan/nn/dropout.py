@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy  # the checkpointed draw counter
 
+from .. import checks
 from ..backend import derived_seed, make_rng
 from .base import Layer
 
@@ -40,15 +41,11 @@ class Dropout(Layer):
 
     def __init__(self, include_prob: float, scale: float | None = None, seed: int = 0):
         super().__init__()
-        p = include_prob
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-            raise ValueError(f"Dropout: include_prob must be a number in (0, 1], got {p!r}")
-        scale = 1.0 / p if scale is None else scale
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-            raise ValueError(f"Dropout: scale must be a number > 0, got {scale!r}")
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-            raise ValueError(f"Dropout: seed must be an int >= 0, got {seed!r}")
-        self.include_prob, self.scale, self.seed = float(p), float(scale), int(seed)
+        self.include_prob = checks.real(include_prob, "include_prob", "Dropout", low=0.0,
+                                        high=1.0, open_low=True)
+        self.scale = checks.positive(1.0 / self.include_prob if scale is None else scale, "scale",
+                                     "Dropout")
+        self.seed = checks.integer(seed, "seed", "Dropout", low=0)
         self.draws = 0          # training forwards so far (masks drawn)
         self.R = None           # r * scale of the last forward (None: identity, eval mode)
 
@@ -97,10 +94,7 @@ class Dropout(Layer):
         key = prefix + "draws"
         if key not in state:
             raise KeyError(f"state is missing {key!r}")
-        draws = int(numpy.asarray(state[key]))
-        if draws < 0:
-            raise ValueError(f"{key}: expected a count >= 0, got {draws}")
-        self.draws = draws
+        self.draws = checks.integer(numpy.asarray(state[key]).item(), key, "Dropout", low=0)
 
     def extra_repr(self):
         return f"include_prob={self.include_prob}, scale={self.scale}, seed={self.seed}"

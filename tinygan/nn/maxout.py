@@ -7,6 +7,7 @@ affine map; in tinygan that is a ``Linear(n_in, units * pieces)`` in front of th
 """
 from __future__ import annotations
 
+from .. import checks
 from ..backend import get_array_module
 from .base import Layer
 
@@ -29,10 +30,8 @@ class Maxout(Layer):
 
     def __init__(self, units: int, pieces: int):
         super().__init__()
-        for name, value in (("units", units), ("pieces", pieces)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"Maxout: {name} must be an int >= 1, got {value!r}")
-        self.units, self.pieces = int(units), int(pieces)
+        self.units = checks.integer(units, "units", "Maxout", low=1)
+        self.pieces = checks.integer(pieces, "pieces", "Maxout", low=1)
 
     def _grouped(self, a, what="input"):
         want = self.units * self.pieces
