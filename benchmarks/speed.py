@@ -35,6 +35,13 @@ which bounds the peak in use) and torch.cuda.max_memory_allocated.
 
 Data: a fixed random batch in [-1, 1] (the step's cost does not depend on the values).
 PyTorch is optional (``pip install torch``); without it only tinygan's times are shown.
+
+GEMM floor (NumPy backend, main table): the time of the step's own matrix products alone,
+with the same BLAS and thread count, timed in the same interleaved turns; ``tinygan /
+floor`` is then the cost of everything else in the step (elementwise passes, im2col,
+copies, the optimiser) on top of the products. The products are recorded from a real
+tinygan step, not listed by hand: benchmarks/gemm_floor.py explains how (--no-floor skips
+it; ``python benchmarks/gemm_floor.py dcgan`` prints the list).
 """
 from __future__ import annotations
 
@@ -55,6 +62,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))   # run from a checkout without installing
 sys.path.insert(0, HERE)                    # torch_reference
 
+import gemm_floor  # noqa: E402
 from tinygan import backend, kernels, models, train  # noqa: E402
 
 MODELS = ("mlp", "wgan-gp", "dcgan")
@@ -162,16 +170,25 @@ def time_interleaved(runners, repeats, warmup, pause=0.2, block=3):
     return times
 
 
-def compare(backend_name, model, m, width, args):
-    """{"tinygan": seconds list, "torch": seconds list or None} for one configuration."""
-    runners = [tinygan_runner(backend_name, model, m, width)]
+def floor_runner(model, m, width=1.0):
+    """The step's own matrix products alone (benchmarks/gemm_floor.py)."""
+    floor = gemm_floor.GemmFloor(gemm_floor.record_in_subprocess(model, m, width))
+    return Runner("GEMM floor", floor.step, lambda: None)
+
+
+def compare(backend_name, model, m, width, args, floor=False):
+    """{"tinygan": seconds list, "torch": seconds list or None, "floor": seconds list or
+    None} for one configuration; the GEMM floor only with ``floor`` on NumPy."""
+    runners = {"tinygan": tinygan_runner(backend_name, model, m, width)}
     device = TORCH_DEVICE[backend_name]
     if args.torch and torch_available(device):
-        runners.append(torch_runner(device, model, m, width, args.torch_adam))
-    times = time_interleaved(runners, args.repeats_for(m, width), args.warmup, args.pause,
-                             args.block)
-    values = list(times.values())
-    return {"tinygan": values[0], "torch": values[1] if len(values) > 1 else None}
+        runners["torch"] = torch_runner(device, model, m, width, args.torch_adam)
+    if floor and args.floor and backend_name == "numpy":
+        runners["floor"] = floor_runner(model, m, width)
+    times = time_interleaved(list(runners.values()), args.repeats_for(m, width), args.warmup,
+                             args.pause, args.block)
+    return {key: times[run.name] if key in runners else None
+            for key, run in ((k, runners.get(k)) for k in ("tinygan", "torch", "floor"))}
 
 
 def median_ms(times):
@@ -193,9 +210,14 @@ def set_threads(n):
     try:
         import threadpoolctl
         threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-        blas = [f"{i['internal_api']} {i['num_threads']}" for i in threadpoolctl.threadpool_info()
-                if i["user_api"] == "blas"]
-        notes.append("BLAS threads: " + ", ".join(blas))
+        # the kernels OpenBLAS chose (or was told to use by OPENBLAS_CORETYPE) set the
+        # GEMM speed: AVX2 "Haswell" kernels on an AVX-512 CPU halve it
+        blas = [f"{i['internal_api']} {i['num_threads']}"
+                + (f" ({i['architecture']} kernels)" if i.get("architecture") else "")
+                for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        coretype = os.environ.get("OPENBLAS_CORETYPE")
+        notes.append("BLAS threads: " + ", ".join(blas)
+                     + (f", OPENBLAS_CORETYPE={coretype}" if coretype is not None else ""))
     except ImportError:
         notes.append("BLAS threads: not set (pip install threadpoolctl); "
                      f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
@@ -298,14 +320,15 @@ def table(header, rows):
 def step_table(results, backend_name):
     device = TORCH_DEVICE[backend_name]
     header = ["model", f"tinygan {backend_name} (ms)", "IQR", f"PyTorch {device} (ms)", "IQR",
-              "tinygan / PyTorch"]
+              "tinygan / PyTorch", "GEMM floor (ms)", "tinygan / floor"]
     rows = []
     for model, r in results.items():
-        a, b = median_ms(r["tinygan"]), median_ms(r["torch"])
+        a, b, f = median_ms(r["tinygan"]), median_ms(r["torch"]), median_ms(r["floor"])
         qa, qb = quartiles_ms(r["tinygan"]), quartiles_ms(r["torch"])
         rows.append([MODEL_TITLES[model], fmt_ms(a),
                      "—" if qa is None else f"{qa[0]:.2f}–{qa[1]:.2f}", fmt_ms(b),
-                     "—" if qb is None else f"{qb[0]:.2f}–{qb[1]:.2f}", fmt_ratio(a, b)])
+                     "—" if qb is None else f"{qb[0]:.2f}–{qb[1]:.2f}", fmt_ratio(a, b),
+                     fmt_ms(f), fmt_ratio(a, f)])
     return table(header, rows)
 
 
@@ -392,6 +415,8 @@ def parse_args(argv):
     p.add_argument("--no-torch", dest="torch", action="store_false",
                    help="time tinygan alone")
     p.add_argument("--no-memory", dest="memory", action="store_false")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the GEMM floor (the step's matrix products alone)")
     p.add_argument("--quick", action="store_true",
                    help="10 repeats, 1 warm-up, batch sizes 16,64,256,1024")
     p.add_argument("--out", help="write the markdown tables to this file")
@@ -464,9 +489,11 @@ def main(argv=None):
              f"warm-up steps, timed in alternating turns of {args.block} consecutive steps "
              f"(each turn after a {args.pause:g} s pause and one untimed step); IQR: "
              f"interquartile range. PyTorch's optimiser: torch.optim.Adam ({args.torch_adam} "
-             "implementation).")
+             "implementation). GEMM floor: the matrix products recorded from one tinygan "
+             "step, alone, same BLAS and threads, timed in the same turns "
+             "(benchmarks/gemm_floor.py).")
         emit()
-        results = {model: compare(backend_name, model, args.batch, 1.0, args)
+        results = {model: compare(backend_name, model, args.batch, 1.0, args, floor=True)
                    for model in args.models}
         emit(step_table(results, backend_name))
         emit()
