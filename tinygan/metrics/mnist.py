@@ -159,9 +159,8 @@ def reference_mnist(n: int = 10000, classifier=None, parzen: bool = True, cache:
     classifier's weights (``$XDG_CACHE_HOME/tinygan/metrics/<sha256[:16]>.reference-<n>
     [-noparzen].json``, default ``~/.cache``), so the half minute it costs is paid once.
     """
-    if not 2 <= n <= 50000:
-        raise ValueError(f"reference_mnist: n must be in [2, 50000] (the Parzen validation digits "
-                         f"start at 50,000), got {n}")
+    n = checks.integer(n, "n", "reference_mnist (the Parzen validation digits start at 50,000)",
+                       low=2, high=50000)
     clf = _get_classifier(classifier)
     path = None
     if cache and clf.meta.get("sha256"):
