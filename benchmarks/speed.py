@@ -22,9 +22,9 @@ load on a shared machine hits both alike: each turn is a short pause, one untime
 and --block timed steps (see time_interleaved: idle BLAS/OpenMP threads of one framework
 keep spinning into the other's step otherwise). The tables give medians and the ratio
 tinygan / PyTorch (below 1: tinygan is faster). Both use the same number of threads:
-NumPy's BLAS through threadpoolctl, PyTorch through torch.set_num_threads (--threads,
-default: all cores). NumPy's elementwise operations are single-threaded whatever the
-setting; PyTorch's use the same threads as its matrix products.
+NumPy's BLAS through threadpoolctl, tinygan's elementwise work (the optimiser update)
+through tinygan.parallel.set_threads, PyTorch through torch.set_num_threads (--threads,
+default: all cores).
 
 Also: step time against the batch size and against a width multiplier of the MLP
 hidden layers (MLP GAN), and peak memory, measured in a fresh subprocess per entry:
@@ -63,7 +63,7 @@ sys.path.insert(0, os.path.dirname(HERE))   # run from a checkout without instal
 sys.path.insert(0, HERE)                    # torch_reference
 
 import gemm_floor  # noqa: E402
-from tinygan import backend, kernels, models, train  # noqa: E402
+from tinygan import backend, kernels, models, parallel, train  # noqa: E402
 
 MODELS = ("mlp", "wgan-gp", "dcgan")
 MODEL_TITLES = {"mlp": "MLP GAN", "wgan-gp": "WGAN-GP (MLP)", "dcgan": "DCGAN"}
@@ -205,8 +205,10 @@ def quartiles_ms(times):
 # -- threads -----------------------------------------------------------------------------
 
 def set_threads(n):
-    """Limit NumPy's BLAS and PyTorch to n threads; returns a description of both."""
-    notes = []
+    """Limit NumPy's BLAS, tinygan's elementwise work and PyTorch to n threads; returns a
+    description."""
+    parallel.set_threads(n)
+    notes = [f"tinygan elementwise threads: {parallel.get_threads()}"]
     try:
         import threadpoolctl
         threadpoolctl.threadpool_limits(limits=n, user_api="blas")

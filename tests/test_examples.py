@@ -353,3 +353,18 @@ def test_evaluate_reads_samples_of_a_sigmoid_generator(tmp_path, monkeypatch):
     assert numpy.array_equal(evaluate.load_samples(str(tmp_path), 4), x[:4])
     with pytest.raises(evaluate.BadInput, match="--value-range must be"):
         evaluate.load_samples(str(tmp_path), 4, (0, 255))
+
+
+@pytest.mark.parametrize("n, threads, timeout", [(1, "1", None), (2, "2", "4")])
+def test_threads_option_sets_blas_and_tinygan_threads(monkeypatch, n, threads, timeout):
+    """--threads N: N BLAS threads and N tinygan threads; for N > 1 idle OpenBLAS workers
+    sleep instead of spinning on the cores tinygan's threads need."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "examples"))
+    import _blas
+    for var in _blas.BLAS_THREAD_VARS + ("TINYGAN_THREADS", "OPENBLAS_THREAD_TIMEOUT"):
+        monkeypatch.setenv(var, "")      # restored after the test, whatever the call sets
+        monkeypatch.delenv(var)
+    _blas.set_blas_threads(n)
+    assert all(os.environ[var] == threads for var in _blas.BLAS_THREAD_VARS)
+    assert os.environ["TINYGAN_THREADS"] == threads
+    assert os.environ.get("OPENBLAS_THREAD_TIMEOUT") == timeout

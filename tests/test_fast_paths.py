@@ -9,11 +9,12 @@
   construction through training, loading and resuming, and every trainer (each
   optimiser, weight clipping, the gradient penalty, BatchNorm, spectral normalisation,
   InfoGAN's shared head) trains bit for bit as with one array per param.
+* The optimiser update in blocks over several threads: bit for bit the single pass.
 """
 import numpy
 import pytest
 
-from tinygan import models, nn
+from tinygan import models, nn, parallel
 from tinygan.backend import make_rng, to_numpy
 from tinygan.optim import ExponentialDecay, LinearRamp
 from tinygan.train import make_trainer
@@ -230,3 +231,80 @@ def test_flat_storage_trains_bit_for_bit_like_separate_arrays(xp, case):
         numpy.testing.assert_array_equal(to_numpy(resumed.state_dict()[key]), to_numpy(value))
     _assert_flat(resumed.G, resumed.opt_G)
     _assert_flat(resumed.D, resumed.opt_D)
+
+
+# -- elementwise work in blocks and threads --------------------------------------------
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks and per-thread parts small enough that the tiny test models are split."""
+    monkeypatch.setattr(parallel, "BLOCK", 96)
+    monkeypatch.setattr(parallel, "MIN_PER_THREAD", 40)
+    yield
+    parallel.set_threads(parallel.default_threads())
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 39, 40, 95, 96, 97, 1000, 4099])
+def test_blocks_cover_every_element_once(small_blocks, threads, n):
+    parallel.set_threads(threads)
+    seen, lock = [], __import__("threading").Lock()
+
+    def work(lo, hi):
+        assert 0 <= lo < hi <= n and hi - lo <= parallel.BLOCK
+        with lock:
+            seen.append((lo, hi))
+
+    parallel.for_blocks(n, work)
+    covered = numpy.zeros(n, dtype=int)
+    for lo, hi in seen:
+        covered[lo:hi] += 1
+    assert bool(numpy.all(covered == 1))
+
+
+def test_an_error_in_a_thread_reaches_the_caller(small_blocks):
+    parallel.set_threads(2)
+
+    def work(lo, hi):
+        if lo >= 500:
+            raise RuntimeError(f"block {lo}")
+
+    with pytest.raises(RuntimeError, match="block"):
+        parallel.for_blocks(1000, work)
+
+
+@pytest.mark.parametrize("case", ["nsgan_adam", "wgan_rmsprop_clipping",
+                                  "sgd_nesterov_schedules", "dcgan_batchnorm"])
+def test_threaded_update_is_bit_for_bit_the_single_pass(xp, small_blocks, monkeypatch,
+                                                        case):
+    """Four trainer steps with the optimiser updates in blocks over 1, 2 and 3 threads,
+    and as before them (each param updated whole, in one pass): the same bits."""
+    shape = (8, 12) if FLAT_CASES[case][1] == "mlp" else (8, 1, 28, 28)
+    x = xp.tanh(make_rng(5).standard_normal(shape, dtype=xp.float32))
+    states = []
+    for threads, flat in ((1, False), (1, True), (2, True), (3, True)):
+        parallel.set_threads(threads)
+        # the reference (not flat) updates each param in one block
+        monkeypatch.setattr(parallel, "BLOCK", 96 if flat else 1 << 40)
+        trainer = _small_trainer(case, flat)
+        for _ in range(4):
+            trainer.step(x)
+        states.append({k: to_numpy(v) for k, v in trainer.state_dict().items()})
+    for other in states[1:]:
+        for key in states[0]:
+            numpy.testing.assert_array_equal(states[0][key], other[key], err_msg=key)
+
+
+def test_thread_count_setting(monkeypatch):
+    monkeypatch.delenv("TINYGAN_THREADS", raising=False)
+    assert parallel.default_threads() == 1
+    monkeypatch.setenv("TINYGAN_THREADS", "3")
+    assert parallel.default_threads() == 3
+    monkeypatch.setenv("TINYGAN_THREADS", "two")
+    with pytest.raises(ValueError, match="TINYGAN_THREADS='two'"):
+        parallel.default_threads()
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        parallel.set_threads(0)
+    old = parallel.set_threads(2)
+    assert parallel.get_threads() == 2
+    parallel.set_threads(old)

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 MODULES = ("atomic", "backend", "checkpoint", "checks", "classifier", "data", "export",
            "kernels", "lipschitz", "loop", "losses", "metrics", "models", "nn", "optim", "optimal",
-           "plot", "runs", "train", "trained")
+           "parallel", "plot", "runs", "train", "trained")
 
 
 def __getattr__(name):

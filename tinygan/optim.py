@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import math
 
-from . import checks, kernels
+import numpy
+
+from . import checks, kernels, parallel
 from .backend import get_array_module
 from .nn import flat
 
@@ -92,6 +94,13 @@ class Run:
     def __init__(self, param, grad, state, members):
         self.param, self.grad, self.state, self.work = param, grad, state, None
         self._members = members
+        #: a 1-D NumPy run is updated in blocks, which may run in threads (parallel.py)
+        self.on_host = param.ndim == 1 and isinstance(param, numpy.ndarray)
+
+    def slice(self, lo, hi):
+        """(param, grad, work, state) of elements [lo, hi) of a 1-D run."""
+        return (self.param[lo:hi], self.grad[lo:hi], self.work[lo:hi],
+                {name: a[lo:hi] for name, a in self.state.items()})
 
     def state_views(self, name):
         """State array ``name`` cut into views of the members' shapes, in order."""
@@ -180,7 +189,11 @@ class Optimizer:
             setattr(self, name, schedule(self.t))
         scalars = self._step_scalars()
         for run in self._runs:
-            self._update(run.param, run.grad, run.work, run.state, scalars)
+            if run.on_host:    # NumPy: in blocks, over parallel.get_threads() threads
+                parallel.for_blocks(run.param.size,
+                                    lambda lo, hi: self._update(*run.slice(lo, hi), scalars))
+            else:
+                self._update(run.param, run.grad, run.work, run.state, scalars)
 
     def _step_scalars(self) -> dict:
         """The update rule's scalars at step t, computed once per step on the host."""
