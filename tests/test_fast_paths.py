@@ -10,6 +10,9 @@
   optimiser, weight clipping, the gradient penalty, BatchNorm, spectral normalisation,
   InfoGAN's shared head) trains bit for bit as with one array per param.
 * The optimiser update in blocks over several threads: bit for bit the single pass.
+* In-place elementwise passes (phi' and phi'' of Tanh/Sigmoid, the jvp_backward term, the
+  losses' score gradients, the gradient penalty's cotangent): bit for bit the plain
+  expressions they replaced, and no cached array is overwritten.
 """
 import numpy
 import pytest
@@ -308,3 +311,78 @@ def test_thread_count_setting(monkeypatch):
     old = parallel.set_threads(2)
     assert parallel.get_threads() == 2
     parallel.set_threads(old)
+
+
+# -- in-place elementwise passes against the plain expressions -------------------------
+
+def _unit(rng, low, dtype):
+    y = rng.uniform(low, 1, (9, 11)).astype(dtype)
+    y[0, :3] = y.dtype.type(low), 1, 0
+    return y
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_in_place_derivatives_equal_the_plain_expressions(xp, rng, dtype):
+    from tinygan.nn import activations as act
+    t, s = _unit(rng, -1, dtype), _unit(rng, 0, dtype)
+    for got, want in ((act.tanh_grad.reference(t), 1 - t * t),
+                      (act.tanh_second.reference(t), -2 * t * (1 - t * t)),
+                      (act.sigmoid_grad.reference(s), s * (1 - s)),
+                      (act.sigmoid_second.reference(s), s * (1 - s) * (1 - 2 * s))):
+        assert got.dtype == dtype
+        assert bool(xp.all(got == want))
+
+
+@pytest.mark.parametrize("make", [nn.Tanh, nn.Sigmoid, nn.Softplus, nn.ReLU],
+                         ids=["tanh", "sigmoid", "softplus", "relu"])
+def test_jvp_backward_in_place_term_equals_the_plain_sum(xp, rng, make):
+    layer = make()
+    a, a_dot, dy, dy_dot = (rng.standard_normal((6, 7)) for _ in range(4))
+    layer.forward(a)
+    layer.jvp(a_dot)
+    dphi = layer.dphi().copy()
+    d2phi = layer._d2phi()
+    da, da_dot = layer.jvp_backward(dy, dy_dot)
+    plain = dy * dphi if d2phi is None else dy * dphi + dy_dot * d2phi * a_dot
+    assert bool(xp.all(da == plain)) and bool(xp.all(da_dot == dy_dot * dphi))
+    assert bool(xp.all(layer.dphi() == dphi))            # the cached phi' is untouched
+    da0, _ = layer.jvp_backward(None, dy_dot)             # dy = 0: the term alone, or None
+    assert (da0 is None) if d2phi is None else bool(xp.all(da0 == dy_dot * d2phi * a_dot))
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_in_place_loss_gradients_equal_the_plain_expressions(xp, rng, dtype):
+    from tinygan import losses
+    from tinygan.nn.functional import sigmoid
+    m = 37                                   # not a power of two: / m rounds
+    s_r, s_f = (rng.standard_normal((m, 1)).astype(dtype) * 4 for _ in range(2))
+    t = rng.uniform(0, 1, (m, 1)).astype(dtype)
+    d = losses.gan_discriminator(s_r, s_f)
+    for got, want in ((losses.bce_with_logits(s_r, t).ds, (sigmoid(s_r) - t) / m),
+                      (losses.bce_with_logits(s_r, 1.0).ds, (sigmoid(s_r) - 1.0) / m),
+                      (d.ds_real, -sigmoid(-s_r) / m), (d.ds_fake, sigmoid(s_f) / m),
+                      (losses.generator_loss_minimax(s_f).ds_fake, -sigmoid(s_f) / m),
+                      (losses.generator_loss_nonsaturating(s_f).ds_fake, -sigmoid(-s_f) / m)):
+        assert got.dtype == dtype and got.shape == (m, 1)
+        assert bool(xp.all(got == want))
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_penalty_cotangent_in_place_gives_the_same_gradients(xp, rng, mask):
+    from tinygan.lipschitz import gradient_penalty, input_gradient
+    critic = nn.Sequential(nn.Linear(5, 8, rng=rng), nn.Tanh(), nn.Linear(8, 1, rng=rng)
+                           ).astype(numpy.float64)
+    x_hat = rng.standard_normal((6, 5))
+    keep = xp.asarray([[1.0, 1.0, 0.0, 1.0, 0.0]]) if mask else None
+    gradient_penalty(critic, x_hat, lam=10.0, mask=keep)
+    got = [g.copy() for _, g in critic.parameters()]
+    critic.zero_grad()
+    # the plain expressions: dg = g * coef, a new array
+    g = input_gradient(critic, x_hat)
+    g = g * keep if mask else g
+    norm = xp.sqrt(xp.sum(g * g, axis=1))
+    dg = g * ((2 * 10.0 / 6) * (norm - 1) / norm).reshape(6, 1)
+    s_dot = critic.jvp(dg)
+    critic.jvp_backward(None, xp.ones_like(s_dot), need_dx=False)
+    for a, (_, b) in zip(got, critic.parameters()):
+        assert bool(xp.all(a == b))

@@ -218,7 +218,8 @@ def gradient_penalty(critic, x_hat, lam: float = 10.0, one_sided: bool = False, 
     # the exact gradient when g_i = 0 on a neighbourhood (a dead ReLU sample).
     safe_norm = xp.where(norm > 0, norm, xp.ones_like(norm))
     coef = (2 * lam / m) * excess / safe_norm                        # (m,)
-    dg = g * coef.reshape((m,) + (1,) * (g.ndim - 1))                # (m, ...) like x_hat
+    g *= coef.reshape((m,) + (1,) * (g.ndim - 1))   # g is our own array: dg written over it
+    dg = g                                          # (m, ...) like x_hat
 
     # 3.-4. dP/dtheta = grad_theta sum_i J_f(x_hat_i) dg_i (caches still hold x_hat)
     s_dot = critic.jvp(dg)

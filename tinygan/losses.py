@@ -120,6 +120,12 @@ def _mean(a):
     return get_array_module(a).mean(a)
 
 
+def _over(fresh, d):
+    """fresh / d, written over ``fresh`` (an array of our own: no temporary)."""
+    fresh /= d
+    return fresh
+
+
 def _value(v, like):
     """The loss value as a 0-d array of the scores' dtype. NumPy turns reductions and
     arithmetic on 0-d arrays into scalars (np.float32); CuPy keeps 0-d device arrays.
@@ -157,7 +163,9 @@ def bce_with_logits(s, targets) -> LossGrad:
                              "no broadcasting)")
         t = xp.asarray(targets, dtype=s.dtype)
     value = xp.mean(xp.maximum(s, 0) - s * t + xp.log1p(xp.exp(-xp.abs(s))))
-    ds = (sigmoid(s) - t) / m
+    ds = sigmoid(s)                 # (sigma(s) - t) / m, in sigma's fresh array
+    ds -= t
+    ds /= m
     return LossGrad(_value(value, s), ds)
 
 
@@ -176,8 +184,8 @@ def gan_discriminator(s_real, s_fake) -> DiscriminatorLossGrad:
     s_fake (m_f,) or (m_f, 1), same dtype; either may be None (that term left out).
     """
     return _two_batches("gan_discriminator", s_real, s_fake,
-                        lambda s, m: (_mean(softplus(-s)), -sigmoid(-s) / m),
-                        lambda s, m: (_mean(softplus(s)), sigmoid(s) / m))
+                        lambda s, m: (_mean(softplus(-s)), _over(sigmoid(-s), -m)),
+                        lambda s, m: (_mean(softplus(s)), _over(sigmoid(s), m)))
 
 
 def generator_loss_minimax(s_fake) -> GeneratorLossGrad:
@@ -191,7 +199,8 @@ def generator_loss_minimax(s_fake) -> GeneratorLossGrad:
     """
     m = _check_scores(s_fake, "s_fake", "generator_loss_minimax")
     xp = get_array_module(s_fake)
-    return GeneratorLossGrad(_value(-xp.mean(softplus(s_fake)), s_fake), -sigmoid(s_fake) / m)
+    return GeneratorLossGrad(_value(-xp.mean(softplus(s_fake)), s_fake),
+                             _over(sigmoid(s_fake), -m))
 
 
 def generator_loss_nonsaturating(s_fake) -> GeneratorLossGrad:
@@ -206,7 +215,8 @@ def generator_loss_nonsaturating(s_fake) -> GeneratorLossGrad:
     """
     m = _check_scores(s_fake, "s_fake", "generator_loss_nonsaturating")
     xp = get_array_module(s_fake)
-    return GeneratorLossGrad(_value(xp.mean(softplus(-s_fake)), s_fake), -sigmoid(-s_fake) / m)
+    return GeneratorLossGrad(_value(xp.mean(softplus(-s_fake)), s_fake),
+                             _over(sigmoid(-s_fake), -m))
 
 
 # -- Arjovsky et al. 2017 --------------------------------------------------------------

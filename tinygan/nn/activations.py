@@ -16,7 +16,8 @@ Subclasses write ``_phi(a)``, ``_dphi()`` and ``_d2phi()``; the last two read th
 cache of the last forward (``self.a`` and ``self.y``), so they are free to use
 whichever of a or y gives the cheapest exact formula (tanh' = 1 - y^2, say; such
 subclasses name the functions of y as ``dphi_of_y`` and ``d2phi_of_y`` instead).
-``_d2phi()`` returns None where phi'' = 0 (ReLU, LeakyReLU), so that term is skipped.
+``_d2phi()`` returns None where phi'' = 0 (ReLU, LeakyReLU), so that term is skipped,
+and otherwise a fresh array, which jvp_backward overwrites with its term.
 phi'(a) is formed at most once per forward (``dphi()``): the gradient penalty uses it in
 three passes at the same point.
 
@@ -71,9 +72,14 @@ class Activation(Layer):
         dphi = self.dphi()
         d2phi = self._d2phi()
         da = None if dy is None else dy * dphi
-        if d2phi is not None:                      # the second-order term
-            term = dy_dot * d2phi * self.a_dot
-            da = term if da is None else da + term
+        if d2phi is not None:         # the second-order term, built in phi''s fresh array
+            term = d2phi
+            term *= dy_dot
+            term *= self.a_dot        # dy_dot * phi''(a) * a_dot
+            if da is None:
+                da = term
+            else:
+                da += term
         return da, dy_dot * dphi
 
 
@@ -105,31 +111,40 @@ def leaky_relu(a, alpha):
 def leaky_relu_grad(a, alpha):
     """1 if a > 0 else alpha"""
     dphi = (a > 0).astype(a.dtype)
-    return get_array_module(dphi).maximum(dphi, alpha, out=dphi)
+    # max(dphi, alpha) for dphi in {0, 1}, written as the clip to [alpha, 1]: NumPy's
+    # two-sided clip is vectorised, its maximum with a scalar is not (4x slower)
+    return get_array_module(dphi).clip(dphi, alpha, 1, out=dphi)
 
 
 @kernels.elementwise("T y", "", "T dphi", "dphi = T(1) - y * y;")
 def tanh_grad(y):
     """tanh'(a) = 1 - y^2 with y = tanh a"""
-    return 1 - y * y
+    dphi = y * y
+    return get_array_module(y).subtract(1, dphi, out=dphi)   # in place: one temporary
 
 
 @kernels.elementwise("T y", "", "T d2phi", "d2phi = T(-2) * y * (T(1) - y * y);")
 def tanh_second(y):
     """tanh''(a) = -2 y (1 - y^2)"""
-    return -2 * y * (1 - y * y)
+    d2phi = tanh_grad.reference(y)      # 1 - y^2, then scaled in place
+    d2phi *= -2 * y
+    return d2phi
 
 
 @kernels.elementwise("T y", "", "T dphi", "dphi = y * (T(1) - y);")
 def sigmoid_grad(y):
     """sigma'(a) = y (1 - y) with y = sigma(a)"""
-    return y * (1 - y)
+    dphi = 1 - y
+    dphi *= y                           # in place: one temporary
+    return dphi
 
 
 @kernels.elementwise("T y", "", "T d2phi", "d2phi = y * (T(1) - y) * (T(1) - T(2) * y);")
 def sigmoid_second(y):
     """sigma''(a) = y (1 - y)(1 - 2 y)"""
-    return y * (1 - y) * (1 - 2 * y)
+    d2phi = sigmoid_grad.reference(y)   # y (1 - y), then scaled in place
+    d2phi *= 1 - 2 * y
+    return d2phi
 
 
 class LeakyReLU(Activation):
