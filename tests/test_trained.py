@@ -11,6 +11,7 @@ from tinygan.backend import to_numpy
 from tinygan.data import Minibatches
 from tinygan.export import export_run, torch_state_dict
 from tinygan.models import join_label
+from tinygan.nn.flat import is_flat
 from tinygan.trained import load_generator
 from tinygan.train import make_trainer
 
@@ -60,6 +61,7 @@ def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, runs_dir, arch, 
     tmp_path, trainer, _ = trained_run(runs_dir, arch, loss, conditional)
     gen = load_generator(tmp_path)
     assert (gen.noise_dim, gen.n_classes, gen.epoch) == (100, 10 if conditional else 0, 1)
+    assert is_flat(gen.net.parameters())           # loaded into the views of one buffer
     z = gen.sample_noise(12, seed=3)
     labels = xp.arange(12) % 10 if conditional else None
     if loss == "infogan":    # the latent vector is [z, onehot(c_cat), c_cont]
