@@ -151,7 +151,7 @@ def test_mnist_gan_infogan_run_and_pictures(mnist_dir, tmp_path):
     assert r.returncode == 2 and "--loss infogan" in r.stderr
 
 
-def interrupt_when(proc, ready, timeout=60):
+def interrupt_when(proc, ready, timeout=300):
     """Wait until ``ready()`` holds while ``proc`` runs, then send SIGINT (Ctrl-C);
     returns (returncode, stdout, stderr). The process is killed if anything fails."""
     import signal
@@ -163,7 +163,7 @@ def interrupt_when(proc, ready, timeout=60):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
