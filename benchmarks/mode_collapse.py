@@ -2,6 +2,7 @@
 
     python benchmarks/mode_collapse.py --out benchmarks/mode_collapse.md
     python benchmarks/mode_collapse.py --seeds 2 --steps 200 --out /tmp/mc.md   # a quick look
+    python benchmarks/mode_collapse.py --setup pacgan --out /tmp/pacgan.md       # PacGAN's setup
 
 For each mixture (ring8: 8 Gaussians on the unit circle, std 0.01; grid25: means
 {-4, -2, 0, 2, 4}^2, std 0.05; Lin et al. 2018, sec. 5.1), each algorithm and each seed
@@ -17,6 +18,16 @@ Algorithms: gan (minimax), nsgan, wgan (clipping), wgan-gp, lsgan, and pacgan4 (
 with PacGAN's packing m = 4: D sees 4 samples concatenated). Learning rates: --lr for
 every algorithm's paper optimiser, except WGAN's RMSProp, which keeps its paper's 5e-5
 (at 1e-3 its clipped critic went flat on ring8: README, "Sample quality").
+
+Two setups. ``--setup tinygan`` (the default) is the one above, affordable on a CPU.
+``--setup pacgan`` is PacGAN's own (Lin et al. 2018, sec. 5.1, which follows VEEGAN; the
+values from their released code, github.com/fjxmlzn/PacGAN, synthetic_data_experiments/
+2DRing_GAN&PacGAN and 2DGrid_GAN&PacGAN config.py and pacgan_task.py): G with 4 hidden
+layers of 400 ReLU units and BatchNorm, D with 3 maxout layers of 200 units x 5 pieces
+(tinygan.models.pacgan_toy_generator / pacgan_toy_discriminator), weights N(0, 0.02^2),
+Adam lr 1e-4 with beta1 0.8 for the GANs, constant, minibatches of 100 (of packs: pacgan4
+draws 400 samples), 400 epochs of 100,000 samples = 400,000 updates. On this CPU that is
+hours per run; --steps and the other options override a setup's values.
 
 Each run's result goes to DIR/<mixture>/<algo>-seed<S>.json as soon as it finishes; a
 rerun with the same settings skips runs already there, so an interrupted study resumes.
@@ -50,6 +61,15 @@ ALGOS = {
     "lsgan": ("lsgan", 1, None),
     "pacgan4": ("nsgan", 4, None),
 }
+#: Each setup's option values. tinygan: MLPs a CPU trains in seconds. pacgan: Lin et al.
+#: 2018's released code (module docstring): their networks, Adam(1e-4, beta1 0.8) constant,
+#: 100 packs per minibatch, 400 epochs x 1,000 minibatches.
+SETUPS = {
+    "tinygan": {"arch": "mlp", "steps": 3000, "width": 64, "batch_size": 256, "lr": 1e-3,
+                "lr_decay": 1.0, "gan_beta1": None, "lam": 0.1, "batch_of_packs": False},
+    "pacgan": {"arch": "pacgan", "steps": 400_000, "width": 400, "batch_size": 100, "lr": 1e-4,
+               "lr_decay": 0.0, "gan_beta1": 0.8, "lam": 0.1, "batch_of_packs": True},
+}
 #: Lin et al. 2018, Table 1: modes captured (mean +- s.e.); their high-quality shares lie
 #: between about 93% and 98% across the table's rows.
 PACGAN_TABLE = {
@@ -64,16 +84,29 @@ def parse_args(argv=None):
     p.add_argument("--mixtures", default=",".join(MIXTURES))
     p.add_argument("--algos", default=",".join(ALGOS))
     p.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 per algorithm")
-    p.add_argument("--steps", type=int, default=3000, help="generator updates per run")
-    p.add_argument("--width", type=int, default=64, help="hidden units per layer")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3, help="starting learning rate (not WGAN's)")
-    p.add_argument("--lam", type=float, default=0.1, help="WGAN-GP's penalty weight (toy script)")
+    p.add_argument("--setup", choices=tuple(SETUPS), default="tinygan",
+                   help="the defaults of every option below: tinygan's (3 x 64 ReLU MLPs, "
+                        "3,000 updates) or PacGAN's (its networks, optimiser and 400,000 "
+                        "updates)")
+    p.add_argument("--steps", type=int, default=None, help="generator updates per run")
+    p.add_argument("--width", type=int, default=None,
+                   help="hidden units per layer (MLP architecture only)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="samples per minibatch (setup pacgan: packs per minibatch)")
+    p.add_argument("--lr", type=float, default=None, help="starting learning rate (not WGAN's)")
+    p.add_argument("--lr-decay", type=float, default=None, metavar="F",
+                   help="decay the learning rates linearly to 0 over the last fraction F")
+    p.add_argument("--gan-beta1", type=float, default=None,
+                   help="beta1 of the Adam of gan, nsgan, lsgan and pacgan4")
+    p.add_argument("--lam", type=float, default=None, help="WGAN-GP's penalty weight")
     p.add_argument("--dir", default=os.path.join("runs", "mode_collapse"))
     p.add_argument("--out", default=None, help="markdown table (default: print only)")
     p.add_argument("--figures", default=None,
                    help="folder for mode_collapse_<mixture>.png (default: --dir)")
     a = p.parse_args(argv)
+    for name, value in SETUPS[a.setup].items():
+        if getattr(a, name, None) is None:
+            setattr(a, name, value)
     a.mixtures = [s for s in a.mixtures.split(",") if s]
     a.algos = [s for s in a.algos.split(",") if s]
     bad = [m for m in a.mixtures if m not in MIXTURES] + [s for s in a.algos if s not in ALGOS]
@@ -82,7 +115,9 @@ def parse_args(argv=None):
     for name in ("seeds", "steps", "width", "batch_size"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if a.batch_size % 4:
+    if not 0.0 <= a.lr_decay <= 1.0:
+        p.error(f"--lr-decay must be in [0, 1], got {a.lr_decay}")
+    if a.batch_size % 4 and not a.batch_of_packs:
         p.error(f"--batch-size must be a multiple of 4 (pacgan4), got {a.batch_size}")
     return a
 
@@ -96,22 +131,24 @@ def run_one(mixture, algo, seed, a):
 
     loss, pack, lr = ALGOS[algo]
     backend.set_backend("numpy", seed=seed)
-    opts = SimpleNamespace(dataset=mixture, width=a.width, seed=seed, lam=a.lam, pack=pack,
-                           lr=a.lr if lr is None else lr, lr_decay=1.0, steps=a.steps,
-                           snapshots=1, batch_size=a.batch_size)
+    batch = a.batch_size * pack if a.batch_of_packs else a.batch_size
+    opts = SimpleNamespace(dataset=mixture, arch=a.arch, width=a.width, seed=seed, lam=a.lam,
+                           pack=pack, lr=a.lr if lr is None else lr, lr_decay=a.lr_decay,
+                           gan_beta1=a.gan_beta1, steps=a.steps, snapshots=1, batch_size=batch)
     _, final, seconds, last, _ = toy_2d.train_one(loss, opts, log=lambda *_: None)
     centres, std = TOY_MODES[mixture]
     cov = metrics.mode_coverage(final, centres, std)
     return {"mixture": mixture, "algo": algo, "seed": seed, "settings": _settings(a),
             "modes_captured": cov.modes_captured, "n_modes": len(centres),
-            "high_quality_share": cov.high_quality_share,
+            "high_quality_share": cov.high_quality_share, "batch_size": batch,
             "counts": [int(c) for c in cov.counts], "seconds": round(seconds, 1),
             "final_stats": last}, final
 
 
 def _settings(a):
-    return {"steps": a.steps, "width": a.width, "batch_size": a.batch_size, "lr": a.lr,
-            "lam": a.lam}
+    return {"setup": a.setup, "arch": a.arch, "steps": a.steps, "width": a.width,
+            "batch_size": a.batch_size, "batch_of_packs": a.batch_of_packs, "lr": a.lr,
+            "lr_decay": a.lr_decay, "gan_beta1": a.gan_beta1, "lam": a.lam}
 
 
 def mean_se(values):
@@ -124,12 +161,25 @@ def mean_se(values):
     return mean, math.sqrt(var / n)
 
 
+def describe(a):
+    """The settings of a study in words, for its table."""
+    if a.arch == "pacgan":
+        nets = ("PacGAN's networks (G 4 x 400 ReLU with BatchNorm, D 3 maxout layers of "
+                "200 x 5)")
+    else:
+        nets = f"MLPs of 3 hidden ReLU layers of {a.width}"
+    batch = f"batch {a.batch_size}" + (" packs" if a.batch_of_packs else "")
+    schedule = ("decayed linearly to 0" if a.lr_decay == 1 else "constant" if a.lr_decay == 0
+                else f"decayed linearly to 0 over the last {a.lr_decay:g}")
+    beta1 = f", Adam beta1 {a.gan_beta1:g} for the GANs" if a.gan_beta1 is not None else ""
+    return (f"{a.steps} generator updates, {batch}, {nets}, lr {a.lr:g} (WGAN: 5e-5) "
+            f"{schedule}{beta1}, WGAN-GP lam {a.lam:g}")
+
+
 def markdown(results, a, command):
     lines = ["# Mode collapse on 2-D mixtures", "", f"Command: `{command}`", "",
-             f"{a.seeds} seeds (0-{a.seeds - 1}) per algorithm; {a.steps} generator updates, "
-             f"batch {a.batch_size}, MLPs of 3 hidden ReLU layers of {a.width}, lr {a.lr:g} "
-             "(WGAN: 5e-5) decayed linearly to 0, WGAN-GP lam "
-             f"{a.lam:g}; 2,500 samples per run. Mean +- standard error over seeds.", ""]
+             f"{a.seeds} seeds (0-{a.seeds - 1}) per algorithm; {describe(a)}; 2,500 samples "
+             "per run. Mean +- standard error over seeds.", ""]
     for mixture in a.mixtures:
         rows = [r for r in results if r["mixture"] == mixture]
         if not rows:

@@ -5,6 +5,8 @@
     python examples/toy_2d.py --algos gan,nsgan,wgan,wgan-gp,lsgan --width 512
     python examples/toy_2d.py --steps 6000 --lr 1e-3 --lr-decay 1   # WGAN-GP 8/8, 93% (6 min)
     python examples/toy_2d.py --algos gan --pack 4          # PacGAN4: D sees 4 samples at once
+    python examples/toy_2d.py --dataset grid25 --algos nsgan --pack 4 --arch pacgan \
+        --batch-size 100 --lr 1e-4 --gan-beta1 0.8          # PacGAN's own networks and Adam
     python benchmarks/mode_collapse.py                      # the seeds x algorithms study
 
 Every algorithm trains the same small MLPs (noise 2 -> width -> width -> width -> 2 with
@@ -17,6 +19,12 @@ learning rates linearly to 0 over the last fraction F of the steps: ring8's mode
 narrow (std 0.01), and only a small final learning rate lets the generator settle inside
 them (docs/parts/quality.md: with --lr 1e-3 --lr-decay 1, 6,000 steps, seed 0, WGAN-GP
 captures 8/8 modes with 93% high-quality samples).
+
+``--arch pacgan`` trains PacGAN's networks for these mixtures instead (Lin et al. 2018,
+sec. 5.1, following VEEGAN; their released code): G with 4 hidden layers of 400 ReLU units
+and BatchNorm, D with 3 maxout layers of 200 units x 5 pieces, weights N(0, 0.02^2). Their
+optimiser is Adam, lr 1e-4, beta1 0.8, batch 100, for 400 epochs of 100,000 samples
+(400,000 updates): ``--batch-size 100 --lr 1e-4 --gan-beta1 0.8 --steps 400000``.
 
 Writes into --out: <algo>.png (one panel per snapshot: real points grey, samples
 coloured), comparison.png (all algorithms, one row each) and results.json. Prints per
@@ -34,6 +42,8 @@ import time
 from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, tinygan on the path
 
 ALGOS = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan")
+ADAM_GANS = ("gan", "nsgan", "lsgan")     # the algorithms --gan-beta1 applies to
+ARCHS = ("mlp", "pacgan")
 DATASETS = ("ring8", "grid25", "swissroll", "spiral")
 NOISE_DIM = 2
 N_EVAL = 2500          # samples for mode coverage, as PacGAN/VEEGAN
@@ -54,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=128,
                    help="hidden units of each of the 3 hidden layers of G and D "
                         "(WGAN-GP's toy script: 512)")
+    p.add_argument("--arch", choices=ARCHS, default="mlp",
+                   help="mlp: 3 hidden ReLU layers of --width for G and D; pacgan: PacGAN's "
+                        "(G 4 x 400 ReLU with BatchNorm, D 3 maxout layers of 200 x 5 pieces; "
+                        "--width is then unused)")
+    p.add_argument("--gan-beta1", type=float, default=None,
+                   help="beta1 of the Adam of gan, nsgan and lsgan (default: DCGAN's 0.5; "
+                        "PacGAN's code: 0.8); WGAN and WGAN-GP keep their papers' optimisers")
     p.add_argument("--lam", type=float, default=0.1,
                    help="WGAN-GP penalty weight (toy script: 0.1)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: each paper's)")
@@ -95,6 +112,8 @@ def _check_args(p, a):
         p.error(f"--lam must be >= 0, got {a.lam}")
     if not 0.0 <= a.lr_decay <= 1.0:
         p.error(f"--lr-decay must be in [0, 1], got {a.lr_decay}")
+    if a.gan_beta1 is not None and not 0.0 <= a.gan_beta1 < 1.0:
+        p.error(f"--gan-beta1 must be in [0, 1), got {a.gan_beta1}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
     if a.threads is not None and a.threads < 0:
@@ -102,9 +121,12 @@ def _check_args(p, a):
     return algos
 
 
-def _models(width, rng, pack=1):
+def _models(width, rng, pack=1, arch="mlp"):
     from tinygan import models
 
+    if arch == "pacgan":
+        return (models.pacgan_toy_generator(NOISE_DIM, out_dim=2, rng=rng),
+                models.pacgan_toy_discriminator(2 * pack, rng=rng))
     G = models.mlp_generator(NOISE_DIM, (width,) * 3, 2, activation="relu", rng=rng)
     # G's output layer is tanh by default (images in [-1, 1]); the toy sets live in about
     # [-1, 1]^2 (ring8, swissroll, spiral) but grid25 spans [-4, 4]^2: drop the tanh.
@@ -122,17 +144,27 @@ def lr_scale(g_step: int, steps: int, fraction: float) -> float:
     return min(1.0, (steps - g_step) / (fraction * steps))
 
 
+def make_toy_trainer(algo, a):
+    """``algo``'s trainer for the options ``a`` (arch, width, pack, seed, lr, lam, gan_beta1),
+    its models drawn from seed ``a.seed``."""
+    from tinygan import backend
+    from tinygan.train import make_trainer
+
+    G, D = _models(a.width, backend.make_rng(a.seed), a.pack, a.arch)
+    extra = {"lam": a.lam} if algo == "wgan-gp" else {}
+    extra["pack"] = a.pack
+    if a.gan_beta1 is not None and algo in ADAM_GANS:
+        extra["betas"] = (a.gan_beta1, 0.999)    # beta2 stays Adam's 0.999, as in theirs
+    return make_trainer(algo, G, D, noise_dim=NOISE_DIM, lr=a.lr, seed=a.seed, **extra)
+
+
 def train_one(algo, a, log=print):
     """Train ``algo``; returns (snapshots [(g_step, samples host (n, 2))], final samples
     (N_EVAL, 2) host, seconds, last stats, G's learning rate at the last update)."""
     from tinygan import backend
     from tinygan.data import sample_toy
-    from tinygan.train import make_trainer
 
-    G, D = _models(a.width, backend.make_rng(a.seed), a.pack)
-    extra = {"lam": a.lam} if algo == "wgan-gp" else {}
-    extra["pack"] = a.pack
-    trainer = make_trainer(algo, G, D, noise_dim=NOISE_DIM, lr=a.lr, seed=a.seed, **extra)
+    trainer = make_toy_trainer(algo, a)
     data_rng = backend.make_rng(a.seed + 1)  # the same real minibatches for every algorithm
     marks = {round(a.steps * (i + 1) / a.snapshots) for i in range(a.snapshots)}
     snapshots, stats = [], {}
@@ -168,7 +200,7 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), "
-          f"batch {a.batch_size}, width {a.width}, pack {a.pack}, lr decay over the last {a.lr_decay:g}, "
+          f"batch {a.batch_size}, arch {a.arch}, width {a.width}, pack {a.pack}, lr decay over the last {a.lr_decay:g}, "
           f"seed {a.seed}, backend {a.backend}")
     real = backend.to_numpy(sample_toy(a.dataset, N_EVAL, backend.make_rng(a.seed + 2)))
     centres, std = TOY_MODES.get(a.dataset, (None, None))
@@ -198,7 +230,8 @@ def main(argv=None) -> int:
         print(f"{algo:<10} {modes:>7} {share:>13} {r['seconds']:>9.1f}")
     with open(os.path.join(a.out, "results.json.tmp"), "w") as f:
         json.dump({"dataset": a.dataset, "seed": a.seed, "steps": a.steps,
-                   "batch_size": a.batch_size, "width": a.width, "lam": a.lam, "pack": a.pack,
+                   "batch_size": a.batch_size, "arch": a.arch, "width": a.width, "lam": a.lam,
+                   "pack": a.pack, "gan_beta1": a.gan_beta1,
                    "lr": a.lr, "lr_decay": a.lr_decay,
                    "results": results}, f, indent=2)
     os.replace(os.path.join(a.out, "results.json.tmp"), os.path.join(a.out, "results.json"))

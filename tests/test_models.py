@@ -212,3 +212,29 @@ def test_dcgan_bad_arguments():
         models.dcgan_generator(noise_dim=0)
     with pytest.raises(ValueError):
         models.dcgan_discriminator(n_classes=-2)
+
+
+# -- PacGAN's 2-D mixture pair ------------------------------------------------------------
+
+def test_pacgan_toy_models_follow_the_released_code(xp):
+    """G: 4 x [Linear (no bias), BatchNorm, ReLU] of 400 and a linear output; D: 3 x
+    [Linear, Maxout(200, 5)] and a linear logit, 2 m inputs for packs of m; N(0, 0.02^2)."""
+    rng = xp.random.default_rng(0)
+    G = models.pacgan_toy_generator(rng=rng)
+    D = models.pacgan_toy_discriminator(in_dim=8, rng=rng)
+    assert [type(l).__name__ for l in G.layers] == ["Linear", "BatchNorm", "ReLU"] * 4 + ["Linear"]
+    assert [l.params["W"].shape for l in G.layers if "W" in l.params] == [
+        (2, 400), (400, 400), (400, 400), (400, 400), (400, 2)]
+    assert all("b" not in l.params for l in G.layers[:-1:3]) and "b" in G[-1].params
+    assert all(l.momentum == 0.05 for l in G.layers if isinstance(l, nn.BatchNorm))
+    assert [l.params["W"].shape for l in D.layers if "W" in l.params] == [
+        (8, 1000), (200, 1000), (200, 1000), (200, 1)]
+    assert [(l.units, l.pieces) for l in D.layers if isinstance(l, nn.Maxout)] == [(200, 5)] * 3
+    w = G[3].params["W"]
+    assert abs(float(w.std()) - 0.02) < 0.001
+    x = G(rng.standard_normal((6, 2), dtype=xp.float32))     # no tanh: grid25 spans [-4, 4]^2
+    assert x.shape == (6, 2) and x.dtype == xp.float32 and not isinstance(G[-1], nn.Tanh)
+    packs = xp.concatenate([x[:3], x[3:], x[:3], x[3:]], axis=1)      # 3 packs of 4 samples
+    assert D(packs).shape == (3, 1)
+    with pytest.raises(ValueError, match="pacgan_toy_discriminator"):
+        models.pacgan_toy_discriminator(pieces=0)

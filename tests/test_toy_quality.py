@@ -42,6 +42,16 @@ def test_lr_decay_out_of_range_is_refused():
 MODE_COLLAPSE = os.path.join(ROOT, "benchmarks", "mode_collapse.py")
 
 
+def run_study(tmp_path, *options):
+    """benchmarks/mode_collapse.py with ``options``, its runs and table under tmp_path."""
+    args = [sys.executable, MODE_COLLAPSE, *options, "--dir", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "mc.md")]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
 def test_pack_option_builds_a_packed_discriminator(tmp_path):
     r = subprocess.run([sys.executable, TOY_2D, "--steps", "4", "--snapshots", "1", "--batch-size", "32",
                         "--width", "8", "--algos", "nsgan,wgan-gp", "--pack", "4", "--threads", "1",
@@ -56,12 +66,9 @@ def test_pack_option_builds_a_packed_discriminator(tmp_path):
 def test_mode_collapse_study_runs_resumes_and_tabulates(tmp_path):
     """The study, tiny: 2 seeds x 2 algorithms on ring8, 3 generator steps each; a rerun
     reuses the saved runs (same settings) and writes the same table."""
-    args = [sys.executable, MODE_COLLAPSE, "--mixtures", "ring8", "--algos", "gan,pacgan4",
-            "--seeds", "2", "--steps", "3", "--width", "8", "--batch-size", "32",
-            "--dir", str(tmp_path / "runs"), "--out", str(tmp_path / "mc.md")]
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
-    assert r.returncode == 0, r.stderr
+    options = ("--mixtures", "ring8", "--algos", "gan,pacgan4", "--seeds", "2", "--steps", "3",
+               "--width", "8", "--batch-size", "32")
+    run_study(tmp_path, *options)
     table = (tmp_path / "mc.md").read_text()
     saved = json.loads((tmp_path / "runs" / "ring8" / "pacgan4-seed1.json").read_text())
     assert 0 <= saved["modes_captured"] <= 8 and len(saved["counts"]) == 8
@@ -69,8 +76,8 @@ def test_mode_collapse_study_runs_resumes_and_tabulates(tmp_path):
     assert len(rows) == 1 and "| 2 |" in rows[0] and "+-" in rows[0]
     assert "| PacGAN4, Lin et al. 2018, Table 1 | 7.8 +- 0.1 |" in table
     assert os.path.getsize(tmp_path / "runs" / "mode_collapse_ring8.png") > 1000
-    r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
-    assert r.returncode == 0 and (tmp_path / "mc.md").read_text() == table
+    run_study(tmp_path, *options)
+    assert (tmp_path / "mc.md").read_text() == table
 
 
 def test_mean_and_standard_error():
@@ -80,3 +87,28 @@ def test_mean_and_standard_error():
     mean, se = mode_collapse.mean_se([6, 8, 7, 7, 7])
     assert mean == 7.0 and se == pytest.approx((0.5 / 5) ** 0.5)
     assert mode_collapse.mean_se([3]) == (3.0, 0.0)
+
+
+def test_mode_collapse_pacgan_setup_uses_its_networks_and_packs(tmp_path):
+    """--setup pacgan: PacGAN's networks and optimiser, minibatches counted in packs
+    (pacgan4 draws 4 x 8 samples here); 2 generator steps."""
+    run_study(tmp_path, "--setup", "pacgan", "--mixtures", "grid25", "--algos", "pacgan4",
+              "--seeds", "1", "--steps", "2", "--batch-size", "8")
+    saved = json.loads((tmp_path / "runs" / "grid25" / "pacgan4-seed0.json").read_text())
+    assert saved["settings"]["arch"] == "pacgan" and saved["settings"]["gan_beta1"] == 0.8
+    assert saved["settings"]["lr"] == 1e-4 and saved["settings"]["lr_decay"] == 0.0
+    assert saved["batch_size"] == 32 and len(saved["counts"]) == 25
+    assert "PacGAN's networks" in (tmp_path / "mc.md").read_text()
+
+
+def test_gan_beta1_reaches_the_gan_adam_only():
+    from types import SimpleNamespace
+
+    from tinygan import backend
+
+    backend.set_backend("numpy", seed=0)
+    opts = SimpleNamespace(dataset="ring8", arch="pacgan", width=8, seed=0, lam=0.1, pack=1,
+                           lr=1e-4, lr_decay=0.0, gan_beta1=0.8, steps=1, snapshots=1,
+                           batch_size=8)
+    assert toy_2d.make_toy_trainer("nsgan", opts).opt_G.betas == (0.8, 0.999)
+    assert toy_2d.make_toy_trainer("wgan-gp", opts).opt_G.betas == (0.0, 0.9)

@@ -8,6 +8,8 @@ updates them in one pass). Output sizes and the label join's gradient: docs/deri
 * DCGAN for 28x28 MNIST (Radford et al. 2016):    ``dcgan_generator``, ``dcgan_discriminator``.
 * Gulrajani et al. 2017's MNIST critic (no BatchNorm, so the gradient penalty applies):
   ``wgangp_conv_critic``.
+* PacGAN's pair for the 2-D mixtures (Lin et al. 2018, VEEGAN's setup): ``pacgan_toy_generator``
+  (BatchNorm ReLU layers), ``pacgan_toy_discriminator`` (maxout).
 
 Conditional models (Mirza & Osindero 2014) are the same stacks with ``n_classes`` extra
 input features (MLP) or input channels (conv): they take the *joined* input
@@ -337,3 +339,53 @@ def goodfellow_discriminator(in_dim: int = 784, units: int = 240, pieces: int = 
 
 def _dropout_seed(seed: int, layer: int) -> int:
     return derived_seed(seed, layer, 7)
+
+
+# -- PacGAN / VEEGAN's pair for the 2-D mixtures (Lin et al. 2018, sec. 5.1) -------------
+
+def pacgan_toy_generator(noise_dim: int = 2, hidden: int = 400, depth: int = 4,
+                         out_dim: int = 2, rng=None, dtype=DEFAULT_DTYPE):
+    """The generator of PacGAN's ring and grid experiments (VEEGAN's setup; Lin et al.'s
+    released code, ``synthetic_data_experiments``): ``depth`` hidden layers of ``hidden``
+    ReLU units, each with BatchNorm, and a linear output (no tanh: grid25 spans [-4, 4]^2).
+
+        z (m, noise_dim) -> [Linear (no bias) -> BatchNorm -> ReLU] x depth -> Linear -> x (m, out_dim)
+
+    Weights N(0, 0.02^2), biases 0 (their ``IsotropicGaussian(0.02)``, ``Constant(0)``); the
+    hidden Linear layers have no bias, BatchNorm's beta takes its place. The running
+    statistics move by 0.05 per step (their population update p <- 0.95 p + 0.05 m).
+    """
+    _check_sizes("pacgan_toy_generator", noise_dim=noise_dim, hidden=hidden, depth=depth,
+                 out_dim=out_dim)
+    layers, n_in = [], noise_dim
+    for _ in range(depth):
+        layers += [nn.Linear(n_in, hidden, bias=False, init="normal", std=DCGAN_STD, rng=rng,
+                             dtype=dtype),
+                   nn.BatchNorm(hidden, momentum=0.05, dtype=dtype), nn.ReLU()]
+        n_in = hidden
+    layers.append(nn.Linear(n_in, out_dim, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype))
+    return nn.Sequential(*layers)
+
+
+def pacgan_toy_discriminator(in_dim: int = 2, units: int = 200, pieces: int = 5, depth: int = 3,
+                             rng=None, dtype=DEFAULT_DTYPE):
+    """The discriminator of PacGAN's ring and grid experiments: ``depth`` maxout layers of
+    ``units`` units with ``pieces`` pieces each, and a linear unit (the logit; the sigmoid
+    lives in the loss). ``in_dim`` is 2 m for PacGAN's packing of m samples.
+
+        x (m, in_dim) -> [Linear(., units * pieces) -> Maxout(units, pieces)] x depth
+                      -> Linear(units, 1) -> s
+
+    Weights N(0, 0.02^2), biases 0. No dropout, no normalisation: it can serve as a
+    WGAN-GP critic as it is.
+    """
+    _check_sizes("pacgan_toy_discriminator", in_dim=in_dim, units=units, pieces=pieces,
+                 depth=depth)
+    layers, n_in = [], in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(n_in, units * pieces, init="normal", std=DCGAN_STD, rng=rng,
+                             dtype=dtype),
+                   nn.Maxout(units, pieces)]
+        n_in = units
+    layers.append(nn.Linear(n_in, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype))
+    return nn.Sequential(*layers)
