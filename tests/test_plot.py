@@ -147,3 +147,17 @@ def test_save_curves_1d(tmp_path):
         plot.save_curves_1d(x, p, q, [("bad", {"a": x[:-1]})], tmp_path / "e.png")
     with pytest.raises(ValueError, match="no panels"):
         plot.save_curves_1d(x, p, q, [], tmp_path / "e.png")
+
+
+def test_save_metric_panels(tmp_path):
+    steps, fid = [250, 500, 1000], [300.0, 120.0, 60.0]
+    lines = [("nsgan", steps, fid, [5.0, 3.0, 1.0]), ("wgan", steps, [400.0, 200.0, 90.0], None)]
+    path = plot.save_metric_panels([("steps", "at equal steps", lines),
+                                    ("seconds", None, [("wgan", [7, 14, 28], fid, None)])],
+                                   tmp_path / "c.png", ylabel="FID")
+    w, h = assert_png(path)
+    assert w > h                                   # two panels side by side
+    with pytest.raises(ValueError, match="'nsgan' has 3 x and 2 y"):
+        plot.save_metric_panels([("s", "", [("nsgan", steps, fid[:2], None)])], tmp_path / "d.png")
+    with pytest.raises(ValueError, match="at least one panel"):
+        plot.save_metric_panels([], tmp_path / "d.png")

@@ -26,7 +26,8 @@ from .atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = ["make_grid", "save_sample_grid", "save_loss_curves", "save_scatter_progression",
-           "save_scatter_table", "save_curves_1d", "EpochPictures", "fixed_inputs",
+           "save_scatter_table", "save_curves_1d", "save_metric_curve", "save_metric_panels",
+           "EpochPictures", "fixed_inputs",
            "grid_name", "LOSSES_NAME"]
 
 LOSSES_NAME = "losses.png"
@@ -328,10 +329,45 @@ def save_metric_curve(x, y, path, yerr=None, *, references=(), extra=(), xlabel=
     return _save_png(fig, path)
 
 
+def save_metric_panels(panels, path, ylabel="", log=(True, True)) -> str:
+    """Side-by-side panels of several measured curves each, with error bars, e.g. one
+    metric against training steps and against seconds, one line per algorithm.
+
+    ``panels``: a list of ``(xlabel, title, lines)``, ``lines`` a list of
+    ``(label, xs, ys, yerrs)`` (equal-length sequences; ``yerrs`` may be None). A label
+    keeps its colour and marker from panel to panel. ``log``: (x, y) logarithmic axes.
+    Returns the path written.
+    """
+    if not panels:
+        raise ValueError("save_metric_panels: need at least one panel")
+    fig = Figure(figsize=(6.0 * len(panels), 4.6))
+    labels = list(dict.fromkeys(label for _, _, lines in panels for label, *_ in lines))
+    markers = "osD^v<>ph*"
+    for i, (xlabel, title, lines) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for label, xs, ys, yerrs in lines:
+            x, y = _points_1d(xs, "xs"), _points_1d(ys, "ys")
+            if x.shape != y.shape:
+                raise ValueError(f"save_metric_panels: {label!r} has {x.size} x and {y.size} "
+                                 "y values")
+            k = labels.index(label)
+            ax.errorbar(x, y, yerr=None if yerrs is None else _points_1d(yerrs, "yerrs"),
+                        fmt=markers[k % len(markers)] + "-", color=f"C{k % 10}", ms=3, lw=1,
+                        capsize=2, label=label)
+        ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if log[0] else "linear",
+               yscale="log" if log[1] else "linear")
+        if title:
+            ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if lines:
+            ax.legend(fontsize=8)
+    return _save_png(fig, path)
+
+
 def _points_1d(a, what: str) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 1:
-        raise ValueError(f"save_metric_curve: {what} must be one-dimensional, got shape {a.shape}")
+        raise ValueError(f"{what} must be one-dimensional, got shape {a.shape}")
     return a
 
 
