@@ -20,6 +20,7 @@ import os
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from . import backend, checks
 from .atomic import atomic_open
@@ -356,6 +357,11 @@ def save_metric_panels(panels, path, ylabel="", log=(True, True)) -> str:
                         capsize=2, label=label)
         ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if log[0] else "linear",
                yscale="log" if log[1] else "linear")
+        for axis, logarithmic in zip((ax.xaxis, ax.yaxis), log):
+            if logarithmic:   # 200, 300 rather than 2 x 10^2, 3 x 10^2
+                axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+                axis.set_minor_formatter(LogFormatter(labelOnlyBase=False,
+                                                      minor_thresholds=(2, 0.4)))
         if title:
             ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
