@@ -72,9 +72,8 @@ def parse_args(argv=None):
     p.add_argument("--arch", choices=ARCHS, default="mlp")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--steps", default="250,500,1000,2342,4685",
-                   help="generator-step marks (default 250,500,1000,2342,4685: 2342 and 4685 "
-                        "are the generator steps of the default 5 epochs of wgan/wgan-gp and "
-                        "of the other losses)")
+                   help="generator-step marks (2342 and 4685: the G steps of the default 5 "
+                        "epochs of wgan/wgan-gp and of the other losses; default: %(default)s)")
     p.add_argument("--seconds", default="",
                    help="training CPU-second marks, e.g. 15,30,60 (default: none); a cell "
                         "reaches only those within its last step mark")

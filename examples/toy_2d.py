@@ -62,12 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="generator updates per algorithm")
     p.add_argument("--batch-size", type=int, default=256, help="minibatch size m")
     p.add_argument("--width", type=int, default=128,
-                   help="hidden units of each of the 3 hidden layers of G and D "
+                   help="hidden units of each of the 3 hidden layers of G and D, --arch mlp only "
                         "(WGAN-GP's toy script: 512)")
     p.add_argument("--arch", choices=ARCHS, default="mlp",
-                   help="mlp: 3 hidden ReLU layers of --width for G and D; pacgan: PacGAN's "
-                        "(G 4 x 400 ReLU with BatchNorm, D 3 maxout layers of 200 x 5 pieces; "
-                        "--width is then unused)")
+                   help="mlp: 3 hidden ReLU layers of --width for G and D; pacgan: PacGAN's, "
+                        "G 4 x 400 ReLU with BatchNorm, D 3 maxout layers of 200 x 5 pieces")
     p.add_argument("--gan-beta1", type=float, default=None,
                    help="beta1 of the Adam of gan, nsgan and lsgan (default: DCGAN's 0.5; "
                         "PacGAN's code: 0.8); WGAN and WGAN-GP keep their papers' optimisers")
