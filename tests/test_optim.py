@@ -125,6 +125,22 @@ def test_flat_buffer_step_equals_the_per_array_step(xp, rng, case):
     assert all(float(xp.max(xp.abs(g))) == 0.0 for _, g in flat_pairs)
 
 
+def test_strided_and_column_views_update_their_own_elements(xp):
+    """Params that are views but not back to back in one C-ordered buffer (a strided
+    slice; adjacent columns of a Fortran-ordered array) are each updated alone, and
+    only their own elements change."""
+    big = xp.zeros((4, 5), dtype=xp.float32)
+    p = big[:, :3]
+    SGD([(p, xp.ones((4, 3), dtype=xp.float32))], lr=1.0).step()
+    assert float(p.sum()) == -12.0 and float(xp.abs(big[:, 3:]).sum()) == 0.0
+    fortran = xp.zeros((3, 2), dtype=xp.float32, order="F")
+    cols = [fortran[:, 0], fortran[:, 1]]
+    opt = SGD([(c, xp.full(3, i + 1.0, dtype=xp.float32)) for i, c in enumerate(cols)], lr=1.0)
+    opt.step()
+    assert len(opt._runs) == 2
+    assert bool(xp.all(fortran == xp.asarray([[-1, -2]] * 3, dtype=xp.float32)))
+
+
 def test_update_is_seen_by_the_model(xp, rng):
     layer = nn.Linear(3, 2)
     W = layer.params["W"]

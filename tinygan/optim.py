@@ -33,7 +33,8 @@ Why it looks the way it does:
   NumPy 2 (an ``np.float64`` scalar would). So float32 stays float32.
 * A step reads no device value back to the host (t and the hyperparameters are
   Python numbers).
-* On the GPU each update is one fused kernel per parameter array instead of up to 13:
+* On the GPU each update is one fused kernel per run of params (one per flat buffer)
+  instead of up to 13 per parameter array:
   the update functions below (``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``,
   ``adam``) each have their CUDA body above them, and take the scalars that
   ``_step_scalars`` computes once per step on the host (1 - b1 and friends, in double
@@ -144,10 +145,12 @@ class Optimizer:
         """The params of ``pairs`` (back to back in one buffer, ``flat.runs``) as one
         array, their grads as another, and zero state arrays of that size (zeros: same
         device and dtype)."""
-        param = flat.span([p for p, _ in pairs])
+        param, grad = flat.span([p for p, _ in pairs]), flat.span([g for _, g in pairs])
+        if param.shape != grad.shape:     # a strided lone param or grad: in its own shape
+            param, grad = pairs[0]
         state = {name: get_array_module(param).zeros(param.shape, dtype=param.dtype)
                  for name in self.state_names}
-        return Run(param, flat.span([g for _, g in pairs]), state, [p for p, _ in pairs])
+        return Run(param, grad, state, [p for p, _ in pairs])
 
     def _bind_scratch(self):
         """One scratch buffer per dtype, as long as the largest run; each run works in a

@@ -21,8 +21,9 @@ def address(a) -> int:
 
 
 def _follows(a, b) -> bool:
-    """b starts where a ends, in the same contiguous buffer."""
+    """b starts where a ends, in the same C-contiguous buffer of their dtype."""
     return (a.base is not None and a.base is b.base and a.dtype == b.dtype
+            and a.base.dtype == a.dtype and a.base.flags.c_contiguous
             and a.flags.c_contiguous and b.flags.c_contiguous
             and address(b) == address(a) + a.nbytes)
 
@@ -31,9 +32,9 @@ def span(arrays):
     """One 1-D array over ``arrays``, which lie back to back (``runs``); a single array
     that is no such view is returned as itself (reshaped to 1-D when that is a view)."""
     first = arrays[0]
-    size = sum(a.size for a in arrays)
-    if first.base is None or not first.base.flags.c_contiguous:
+    if len(arrays) == 1:     # a lone array, maybe strided: its own elements, never its base's
         return first.reshape(-1) if first.flags.c_contiguous else first
+    size = sum(a.size for a in arrays)
     offset = (address(first) - address(first.base)) // first.itemsize
     return first.base.reshape(-1)[offset: offset + size]
 
