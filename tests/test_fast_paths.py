@@ -155,6 +155,8 @@ BUILDERS = {
     "wgangp_conv_critic": lambda rng: models.wgangp_conv_critic(width=2, rng=rng),
     "goodfellow_generator": lambda rng: models.goodfellow_generator(4, 8, 12, rng=rng),
     "goodfellow_discriminator": lambda rng: models.goodfellow_discriminator(12, 3, 2, rng=rng),
+    "pacgan_toy_generator": lambda rng: models.pacgan_toy_generator(2, 8, 2, rng=rng),
+    "pacgan_toy_discriminator": lambda rng: models.pacgan_toy_discriminator(4, 6, 3, 2, rng=rng),
 }
 
 

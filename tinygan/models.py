@@ -364,7 +364,7 @@ def pacgan_toy_generator(noise_dim: int = 2, hidden: int = 400, depth: int = 4,
                    nn.BatchNorm(hidden, momentum=0.05, dtype=dtype), nn.ReLU()]
         n_in = hidden
     layers.append(nn.Linear(n_in, out_dim, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).flatten()
 
 
 def pacgan_toy_discriminator(in_dim: int = 2, units: int = 200, pieces: int = 5, depth: int = 3,
@@ -388,4 +388,4 @@ def pacgan_toy_discriminator(in_dim: int = 2, units: int = 200, pieces: int = 5,
                    nn.Maxout(units, pieces)]
         n_in = units
     layers.append(nn.Linear(n_in, 1, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).flatten()
