@@ -64,6 +64,8 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        # dx must be a fresh array (or dy itself), never one the layer caches: callers
+        # such as the gradient penalty overwrite it in place.
         raise NotImplementedError
 
     def jvp(self, x_dot):
@@ -109,7 +111,9 @@ class Layer:
         views of their slices (same shapes, values kept), so an optimiser updates each
         buffer as one array (``flat.py``). Nothing happens when they are already laid
         out so. Returns self. Bind optimisers after this call: arrays taken from the
-        layers before it are no longer theirs. The builders in ``tinygan.models`` call it.
+        layers before it are no longer theirs (this holds for children that were flat
+        already too: a Sequential of two flat models moves both into one new buffer).
+        The builders in ``tinygan.models`` call it.
         """
         if not flat.is_flat(self.parameters()):
             flat.flatten(list(dict.fromkeys(self._parameter_slots())))  # a shared layer once
