@@ -17,7 +17,7 @@ WGAN-GP toy script's settings are the defaults where they are affordable on a CP
 batch 256, lam 0.1; its width 512 is --width 512 (slower). ``--lr-decay F`` lowers both
 learning rates linearly to 0 over the last fraction F of the steps: ring8's modes are
 narrow (std 0.01), and only a small final learning rate lets the generator settle inside
-them (docs/parts/quality.md: with --lr 1e-3 --lr-decay 1, 6,000 steps, seed 0, WGAN-GP
+them (README, "Ring of 8 Gaussians": with --lr 1e-3 --lr-decay 1, 6,000 steps, seed 0, WGAN-GP
 captures 8/8 modes with 93% high-quality samples).
 
 ``--arch pacgan`` trains PacGAN's networks for these mixtures instead (Lin et al. 2018,
