@@ -164,3 +164,25 @@ def test_checkpoint_errors_name_the_file_once(mnist_dir, tmp_path):
     r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
     one_line_error(r, "checkpoint")
     assert r.stderr.count(str(out / "checkpoint.npz")) == 1
+
+
+def test_clear_run_takes_the_sample_folder_with_the_run(tmp_path):
+    """--overwrite removes what examples/sample.py drew from the old generator, and only
+    that: a user's own file keeps sample/ (and itself) in place."""
+    from tinygan.runs import clear_run, run_files
+
+    for name in ("checkpoint.npz", "config.json", "sample/grid.png", "sample/samples.npy",
+                 "notes.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    expected = ["checkpoint.npz", "config.json", os.path.join("sample", "grid.png"),
+                os.path.join("sample", "samples.npy")]
+    assert run_files(tmp_path) == expected
+    assert sorted(clear_run(tmp_path)) == expected
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "mine.png").write_bytes(b"x")
+    (tmp_path / "sample" / "grid.png").write_bytes(b"x")
+    assert clear_run(tmp_path) == [os.path.join("sample", "grid.png")]
+    assert os.listdir(tmp_path / "sample") == ["mine.png"]

@@ -22,6 +22,7 @@ new values).
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -42,10 +43,12 @@ FIXED = ("loss", "arch", "spectral_norm", "recipe", "conditional", "noise_dim", 
          "batch_size", "seed", "limit", "n_critic")
 #: What a resume may change; each change is recorded with the epoch it takes effect.
 CHANGEABLE = ("lr", "epochs", "log_every", "n_samples", "threads", "backend")
-# Files (and patterns) that make a folder a run folder.
+# Files (and patterns) that make a folder a run folder; sample/ is what examples/sample.py
+# draws from the run's generator, so it goes with the run.
 _RUN_PATTERNS = (CHECKPOINT_NAME, CONFIG_NAME, SAMPLES_NAME, "losses.png",
                  "samples_epoch_[0-9][0-9][0-9]*.png", "infogan_c[0-9]*.png",
-                 "code_accuracy.json", "parzen.jsonl")
+                 "code_accuracy.json", "parzen.jsonl", "sample/grid.png", "sample/samples.npy",
+                 "sample/interpolation.png")
 
 
 class ResumeRefused(ValueError):
@@ -53,25 +56,28 @@ class ResumeRefused(ValueError):
 
 
 def run_files(folder) -> list[str]:
-    """Names of the run files in ``folder`` (sorted; empty when there is no run)."""
+    """Names of the run files in ``folder``, relative to it (sorted; empty when there is
+    no run)."""
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         return []
     found = set()
     for pattern in _RUN_PATTERNS:
-        found.update(os.path.basename(p) for p in glob.glob(os.path.join(glob.escape(folder),
-                                                                          pattern)))
+        found.update(os.path.relpath(p, folder) for p in glob.glob(os.path.join(
+            glob.escape(folder), pattern)))
     return sorted(found)
 
 
 def clear_run(folder) -> list[str]:
-    """Delete the run files of ``folder`` (nothing else in it); returns their names.
-    The checkpoint goes first, so an interruption never leaves a resumable checkpoint
-    beside the config of another run."""
+    """Delete the run files of ``folder`` (nothing else in it, and sample/ only when they
+    leave it empty); returns their names. The checkpoint goes first, so an interruption
+    never leaves a resumable checkpoint beside the config of another run."""
     names = run_files(folder)
     names.sort(key=lambda n: n != CHECKPOINT_NAME)
     for name in names:
         os.remove(os.path.join(os.fspath(folder), name))
+    with contextlib.suppress(OSError):      # not there, or holds the user's own files
+        os.rmdir(os.path.join(os.fspath(folder), "sample"))
     return names
 
 
