@@ -145,6 +145,19 @@ def _separate(model):
     return model
 
 
+def test_flatten_moves_nothing_once_flat_with_a_shared_layer_or_mixed_dtypes(xp):
+    """A layer used twice, or a float64 layer between float32 ones, is laid out once:
+    a second flatten() keeps the same buffers (no copy per call)."""
+    rng = make_rng(0)
+    shared = nn.Linear(3, 3, rng=rng)
+    wide = nn.Linear(3, 3, rng=rng).astype(numpy.float64)
+    model = nn.Sequential(shared, nn.Tanh(), wide, shared, nn.Linear(3, 1, rng=rng)).flatten()
+    buffers = {p.dtype.str: p.base for p, _ in model.parameters()}
+    assert len(buffers) == 2 and all(b is not None for b in buffers.values())
+    model.flatten()
+    assert all(p.base is buffers[p.dtype.str] for p, _ in model.parameters())
+
+
 BUILDERS = {
     "mlp_generator": lambda rng: models.mlp_generator(4, (8,), 12, rng=rng),
     "mlp_discriminator": lambda rng: models.mlp_discriminator(12, (8, 6), rng=rng),

@@ -52,8 +52,12 @@ def runs(pairs):
 
 
 def is_flat(pairs) -> bool:
-    """True when the params (and grads) form one run per dtype."""
-    return len(runs(pairs)) == len({p.dtype.str for p, _ in pairs})
+    """True when the params (and grads) of each dtype form one run, the layout ``flatten``
+    makes (a pair listed twice, by a layer shared in two places, counts once)."""
+    by_dtype = {}
+    for p, g in {id(p): (p, g) for p, g in pairs}.values():
+        by_dtype.setdefault(p.dtype.str, []).append((p, g))
+    return all(len(runs(group)) == 1 for group in by_dtype.values())
 
 
 def flatten(slots):
