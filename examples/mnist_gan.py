@@ -202,7 +202,8 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
 def _given(a, effective_threads: int) -> dict:
     """The options of this call under the run configuration's names; None: not given."""
     return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
-            "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "batch_size": a.batch_size,
+            "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": NOISE_DIM,
+            "n_classes": N_CLASSES, "batch_size": a.batch_size,
             "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "lr": a.lr,
             "epochs": a.epochs, "log_every": a.log_every, "n_samples": a.n_samples,
             "threads": effective_threads, "backend": a.backend}

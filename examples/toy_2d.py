@@ -199,7 +199,8 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     print(f"toy_2d: dataset {a.dataset}, steps {a.steps} (generator updates), "
-          f"batch {a.batch_size}, arch {a.arch}, width {a.width}, pack {a.pack}, lr decay over the last {a.lr_decay:g}, "
+          f"batch {a.batch_size}, arch {a.arch}, width {a.width}, pack {a.pack}, "
+          f"lr decay over the last {a.lr_decay:g}, "
           f"seed {a.seed}, backend {a.backend}")
     real = backend.to_numpy(sample_toy(a.dataset, N_EVAL, backend.make_rng(a.seed + 2)))
     centres, std = TOY_MODES.get(a.dataset, (None, None))
