@@ -13,8 +13,9 @@ One training run per (architecture, algorithm, seed), a *cell*, set up exactly a
 ``python examples/mnist_gan.py --loss L [--conditional] [--arch A] --seed N`` sets up its
 run (models, minibatches, trainer, the ``default`` recipe), so a cell's grid at the
 default budget is that command's last grid. The algorithms (``ALGOS``): gan (minimax),
-nsgan (non-saturating), wgan, wgan-gp, lsgan, and cgan (the non-saturating GAN
-conditioned on the digit).
+nsgan (non-saturating), wgan, wgan-gp, lsgan, cgan (the non-saturating GAN
+conditioned on the digit), and with ``--arch dcgan`` sngan (the non-saturating GAN with
+SN-GAN's spectrally normalised discriminator, ``--spectral-norm``).
 
 A cell stops at *marks* and evaluates its generator there: after ``--steps`` generator
 updates (equal generator steps) and once its training has used ``--seconds`` CPU seconds
@@ -55,6 +56,7 @@ ALGOS = {  # name -> (loss for make_trainer, conditional)
     "wgan-gp": ("wgan-gp", False),
     "lsgan": ("lsgan", False),
     "cgan": ("nsgan", True),
+    "sngan": ("nsgan", False),   # --arch dcgan only: --spectral-norm's discriminator (SN-GAN)
 }
 ARCHS = ("mlp", "dcgan")
 NOISE_DIM, N_CLASSES = 100, 10        # examples/mnist_gan.py's
@@ -67,8 +69,9 @@ EVAL_STREAMS = (101, 102)
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algos", default=",".join(ALGOS),
-                   help=f"comma-separated subset of {','.join(ALGOS)} (default: all)")
+    p.add_argument("--algos", default=None,
+                   help=f"comma-separated subset of {','.join(ALGOS)} (default: all that "
+                        "the architecture has; sngan is dcgan's only)")
     p.add_argument("--arch", choices=ARCHS, default="mlp")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--steps", default="250,500,1000,2342,4685",
@@ -87,10 +90,13 @@ def parse_args(argv=None):
     p.add_argument("--figure", default=None, help="learning-curve PNG")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     a = p.parse_args(argv)
-    a.algos = [s.strip() for s in a.algos.split(",") if s.strip()]
+    a.algos = ([s.strip() for s in a.algos.split(",") if s.strip()] if a.algos is not None
+               else [s for s in ALGOS if a.arch == "dcgan" or s != "sngan"])
     unknown = [s for s in a.algos if s not in ALGOS]
     if unknown:
         p.error(f"unknown algorithm(s) {unknown}; choose from {list(ALGOS)}")
+    if "sngan" in a.algos and a.arch != "dcgan":
+        p.error("sngan is the DCGAN discriminator spectrally normalised: give --arch dcgan")
     try:
         a.seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
         a.steps = sorted({int(s) for s in a.steps.split(",") if s.strip()})
@@ -120,7 +126,7 @@ def build_cell(algo: str, arch: str, seed: int, x, y):
 
     loss, conditional = ALGOS[algo]
     run = {"loss": loss, "arch": arch, "conditional": conditional, "seed": seed,
-           "noise_dim": NOISE_DIM, "n_classes": N_CLASSES}
+           "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "spectral_norm": algo == "sngan"}
     G, D = runs.build_models(run, backend.make_rng(seed), x=x)
     options = recipe(loss, "default", mlp=(arch == "mlp"))
     batch_size, lr = options.pop("batch_size"), options.pop("lr", None)

@@ -91,3 +91,23 @@ def test_bad_arguments_are_refused():
         with pytest.raises(SystemExit) as e:
             quality.parse_args(argv)
         assert e.value.code == 2
+
+
+def test_sngan_is_the_dcgan_run_with_spectral_norm():
+    """sngan: examples/mnist_gan.py --arch dcgan --spectral-norm's models; an MLP study
+    leaves it out, and asking for it there is an error."""
+    from tinygan import nn
+
+    assert "sngan" not in quality.parse_args([]).algos
+    assert "sngan" in quality.parse_args(["--arch", "dcgan"]).algos
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--algos", "sngan"])
+    x = numpy.zeros((64, 1, 28, 28), numpy.float32)
+    backend.set_backend("numpy", seed=0)
+    trainer, _ = quality.build_cell("sngan", "dcgan", 0, x, numpy.zeros(64, numpy.int64))
+    layers = [type(layer) for layer in trainer.D.layers]
+    assert nn.SpectralNormConv2d in layers and nn.BatchNorm not in layers
+    reference = runs.build_models({"loss": "nsgan", "arch": "dcgan", "spectral_norm": True},
+                                  backend.make_rng(0))[1]
+    for k, v in reference.state_dict().items():
+        numpy.testing.assert_array_equal(trainer.D.state_dict()[k], v)
