@@ -13,8 +13,9 @@ Where each derivation lives (code, then docs/derivations.md section):
 * SpectralNormLinear, SpectralNormConv2d  spectral_norm.py "Spectral normalisation"
 * Maxout ............ maxout.py        "Maxout"
 * Dropout ........... dropout.py       "Dropout"
+* Heads ............. base.py          "Heads" (several heads on one input)
 """
-from .base import Layer, PenaltyIncompatibleError, Sequential
+from .base import Heads, Layer, PenaltyIncompatibleError, Sequential
 from .linear import Linear
 from .activations import Activation, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus
 from .shape import Flatten, Reshape
@@ -26,7 +27,7 @@ from .dropout import Dropout
 from . import functional, init
 
 __all__ = [
-    "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
+    "Heads", "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
     "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
     "functional", "init",

@@ -269,3 +269,87 @@ class Sequential(Layer):
     def __repr__(self):
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
+
+
+class Heads(Layer):
+    """``Heads(h_1, ..., h_n)``: several heads on one input, their outputs side by side
+    (InfoGAN's D and Q heads on D's shared body). Each head maps x to (m, out_k):
+
+    forward:       y = [h_1(x), ..., h_n(x)]                           (m, sum_k out_k)
+    backward:      dx = sum_k h_k.backward(dy_k),  dy_k = dy[:, cols_k]   (x feeds every
+                   head, so the chain rule adds their contributions)
+    jvp:           y_dot = [h_1.jvp(x_dot), ..., h_n.jvp(x_dot)]
+    jvp_backward:  (dx, dx_dot) = sum_k h_k.jvp_backward(dy_k, dy_dot_k)
+
+    with cols_k the columns of head k. Derivation: docs/derivations.md, "Heads".
+    """
+
+    def __init__(self, *heads):
+        super().__init__()
+        for i, head in enumerate(heads):
+            if not isinstance(head, Layer):
+                raise TypeError(f"Heads: item {i} is {type(head).__name__}, not a Layer")
+        if len(heads) < 2:
+            raise ValueError(f"Heads: give at least two heads, got {len(heads)}")
+        self.heads = list(heads)
+
+    @property
+    def mixes_samples(self):
+        return any(head.mixes_samples for head in self.heads)
+
+    def forward(self, x):
+        outs = [head.forward(x) for head in self.heads]
+        for k, y in enumerate(outs):
+            if y.ndim != 2:
+                raise ValueError(f"Heads: head {k} returned shape {tuple(y.shape)}; every "
+                                 "head must return (m, out_k) rows")
+        self._bounds = _column_bounds(outs)
+        return get_array_module(x).concatenate(outs, axis=1)
+
+    __call__ = forward
+
+    def _split(self, d):
+        return [None if d is None else d[:, a:b] for a, b in self._bounds]
+
+    def backward(self, dy, param_grads: bool = True, need_dx: bool = True):
+        dxs = [head.backward(d, param_grads=param_grads, need_dx=need_dx)
+               for head, d in zip(self.heads, self._split(dy))]
+        return _sum(dxs) if need_dx else None
+
+    def jvp(self, x_dot):
+        return get_array_module(x_dot).concatenate([head.jvp(x_dot) for head in self.heads],
+                                                   axis=1)
+
+    def jvp_backward(self, dy, dy_dot, need_dx: bool = True):
+        pairs = [head.jvp_backward(d, d_dot, need_dx=need_dx) for head, d, d_dot in
+                 zip(self.heads, self._split(dy), self._split(dy_dot))]
+        if not need_dx:
+            return None, None
+        return _sum([p[0] for p in pairs]), _sum([p[1] for p in pairs])
+
+    def children(self):
+        return self.heads
+
+    def __repr__(self):
+        inner = "\n".join(f"  (head {i}) {head!r}" for i, head in enumerate(self.heads))
+        return f"Heads(\n{inner}\n)"
+
+
+def _column_bounds(outs):
+    """[(a_k, b_k), ...]: the columns of y that head k wrote."""
+    bounds, start = [], 0
+    for y in outs:
+        bounds.append((start, start + y.shape[1]))
+        start += y.shape[1]
+    return bounds
+
+
+def _sum(terms):
+    """Sum of the arrays among ``terms`` (None is an exact zero; all None gives None)."""
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    total = terms[0] + terms[1] if len(terms) > 1 else terms[0].copy()
+    for t in terms[2:]:
+        total += t
+    return total
