@@ -42,7 +42,7 @@ from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, t
 
 LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
 N_CAT, N_CONT = 10, 2    # InfoGAN's codes: one 10-way categorical, two continuous (Chen 2016)
-ARCHS = ("mlp", "dcgan", "goodfellow")
+ARCHS = ("mlp", "dcgan", "goodfellow", "infogan")
 NOISE_DIM = 100
 N_CLASSES = 10
 # Default epochs, chosen from measured time (docs, "Examples and options"): the MLP
@@ -92,6 +92,16 @@ GOODFELLOW = {
     "d_loss_scale": 0.5,           # AdversaryCost2: d_obj = 0.5 (cost real + cost fake)
 }
 
+# Chen et al. 2016's MNIST run, from their code's launchers/run_mnist_exp.py (openai/InfoGAN):
+# everything --arch infogan brings along besides its networks (tinygan.models).
+INFOGAN = {
+    "batch_size": 128,             # batch_size = 128
+    "lr": 2e-4,                    # discriminator_learning_rate=2e-4 (D and Q)
+    "g_lr_factor": 5.0,            # generator_learning_rate=1e-3: 5 times D's
+    "noise": "uniform",            # latent_spec: Uniform(62), i.e. U(-1, 1)
+    "noise_dim": 62,
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     # Defaults are written into each help text: argparse's own "(default: ...)" would show
@@ -114,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "goodfellow: Goodfellow et al. 2014's MNIST recipe (ReLU/sigmoid G, "
                         "maxout D with dropout, SGD 0.1 with momentum and decay schedules, "
                         "batch 100, uniform noise, train[:50000], pixels in [0, 1]; "
-                        "gan or nsgan only) (default: mlp)")
+                        "gan or nsgan only); infogan: Chen et al. 2016's MNIST networks and "
+                        "recipe (convolutional G and D, Q with its own layers on D's body, "
+                        "batch 128, Adam 2e-4 for D and Q and 5 times that for G, z 62-d "
+                        "U(-1, 1); --loss infogan only) (default: mlp)")
     p.add_argument("--spectral-norm", action="store_true", default=None,
                    help="dcgan only: SN-GAN's discriminator (Miyato et al. 2018), every "
                         "layer of the DCGAN discriminator spectrally normalised, no BatchNorm "
@@ -133,11 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_recipe_help() + " (default: default)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="minibatch size m (default: the recipe's, 64 unless it says otherwise; "
-                        "100 for --arch goodfellow)")
+                        "100 for --arch goodfellow, 128 for --arch infogan)")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate of both G and D (default: the recipe's; the paper's "
-                        "is 2e-4 Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, "
-                        "1e-4 Adam for wgan-gp); may change on --resume")
+                   help="learning rate of both G and D, with --arch infogan D's (G's is 5 "
+                        "times it) (default: the recipe's; the paper's is 2e-4 Adam for "
+                        "gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for wgan-gp); "
+                        "may change on --resume")
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
                         "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
@@ -202,7 +216,7 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
 def _given(a, effective_threads: int) -> dict:
     """The options of this call under the run configuration's names; None: not given."""
     return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
-            "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": NOISE_DIM,
+            "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": None,
             "n_classes": N_CLASSES, "batch_size": a.batch_size,
             "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "lr": a.lr,
             "epochs": a.epochs, "log_every": a.log_every, "n_samples": a.n_samples,
@@ -233,17 +247,24 @@ def _trainer_options(run: dict) -> dict:
     options[_schedule_key(run["loss"])] = run["n_critic"]
     if run["loss"] == "infogan":
         options.update(n_cat=run["n_cat"], n_cont=run["n_cont"])
+    if run["arch"] == "infogan":
+        options.update(lr_G=_g_lr_factor(run) * run["lr"], noise=INFOGAN["noise"])
     return options
+
+
+def _g_lr_factor(run: dict) -> float:
+    """G's learning rate over D's: INFOGAN's for --arch infogan, else 1."""
+    return INFOGAN["g_lr_factor"] if run["arch"] == "infogan" else 1.0
 
 
 def _fill_defaults(run: dict) -> dict:
     """Every option with its effective value (a new run, or a configuration written
     before a version of this script that recorded them all)."""
     run = dict(run)
-    goodfellow = run.get("arch") == "goodfellow"
-    if goodfellow:      # the recipe's own batch size and learning rate
-        run["batch_size"] = run.get("batch_size") or GOODFELLOW["batch_size"]
-        run["lr"] = run.get("lr") or GOODFELLOW["lr"]
+    own = {"goodfellow": GOODFELLOW, "infogan": INFOGAN}.get(run.get("arch"))
+    if own:      # the recipe's own batch size and learning rate
+        run["batch_size"] = run.get("batch_size") or own["batch_size"]
+        run["lr"] = run.get("lr") or own["lr"]
     for key, value in DEFAULTS.items():
         if run.get(key) is None:
             run[key] = value
@@ -253,7 +274,8 @@ def _fill_defaults(run: dict) -> dict:
     if run["loss"] == "infogan":
         run.setdefault("n_cat", N_CAT)
         run.setdefault("n_cont", N_CONT)
-    run.setdefault("noise_dim", NOISE_DIM)
+    if run.get("noise_dim") is None:
+        run["noise_dim"] = INFOGAN["noise_dim"] if run["arch"] == "infogan" else NOISE_DIM
     run.setdefault("n_classes", N_CLASSES)
     run.setdefault("changes", [])
     return run
@@ -377,6 +399,9 @@ def main(argv=None) -> int:
         if run["n_critic"] != 1:
             return fail(f"--arch goodfellow updates D and G together (k = 1), got --n-critic "
                         f"{run['n_critic']}")
+    if run["arch"] == "infogan" and run["loss"] != "infogan":
+        return fail(f"--arch infogan is InfoGAN's pair (D with a Q head): --loss infogan, "
+                    f"got {run['loss']}")
     if run["loss"] == "infogan" and run["conditional"]:
         return fail("--loss infogan is unsupervised: its categorical code takes the label's "
                     "place (drop --conditional)")
@@ -403,7 +428,7 @@ def main(argv=None) -> int:
         data_files = [find_mnist_file(n, a.data_dir, download=not a.no_download) for n in names]
         goodfellow = run["arch"] == "goodfellow"
         value_range = (0, 1) if goodfellow else (-1, 1)
-        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(run["arch"] != "dcgan"),
+        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(run["arch"] in ("mlp", "goodfellow")),
                           download=not a.no_download, value_range=value_range)
         if goodfellow:      # train on train[:50000]; train[50000:] is the validation set
             x, y = x[GOODFELLOW["train"]], y[GOODFELLOW["train"]]
@@ -416,7 +441,7 @@ def main(argv=None) -> int:
             trainer = _goodfellow_trainer(run["loss"], G, D, run["lr"], run["seed"],
                                           len(batches))
         else:
-            trainer = make_trainer(run["loss"], G, D, noise_dim=NOISE_DIM,
+            trainer = make_trainer(run["loss"], G, D, noise_dim=run["noise_dim"],
                                    conditional=run["conditional"], n_classes=N_CLASSES,
                                    lr=run["lr"], seed=run["seed"], **_trainer_options(run))
     except (MNISTNotFoundError, MNISTFormatError, RuntimeError, ValueError) as err:
@@ -450,7 +475,8 @@ def main(argv=None) -> int:
 
     def set_lr(trainer, epoch):
         if "lr" in this_change:
-            trainer.opt_G.lr = trainer.opt_D.lr = run["lr"]
+            trainer.opt_D.lr = run["lr"]
+            trainer.opt_G.lr = _g_lr_factor(run) * run["lr"]
 
     pictures = plot.EpochPictures(a.out, trainer, value_range=value_range)
     parzen = None

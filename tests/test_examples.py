@@ -151,6 +151,28 @@ def test_mnist_gan_infogan_run_and_pictures(mnist_dir, tmp_path):
     assert r.returncode == 2 and "--loss infogan" in r.stderr
 
 
+def test_mnist_gan_infogan_architecture_brings_its_recipe(mnist_dir, tmp_path):
+    """--arch infogan: Chen et al.'s networks with their code's batch 128, z 62-d U(-1, 1),
+    G's rate 5 times D's (also after --lr on --resume); any other loss is refused."""
+    from tinygan import checkpoint
+
+    out, env = tmp_path / "info", data_env(mnist_dir)
+    r = run(MNIST_GAN, "--loss", "infogan", "--arch", "infogan", "--limit", 256, "--epochs", 1,
+            "--n-samples", 0, "--out", out, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    config = checkpoint.load_meta(out / "checkpoint.npz")["trainer"]["config"]
+    assert (config["noise_dim"], config["noise"]) == (62, "uniform")
+    assert (config["optimizer"]["G"]["lr"], config["optimizer"]["D"]["lr"]) == (1e-3, 2e-4)
+    assert "batch_size   128" in r.stdout and "2 minibatches per epoch" in r.stdout
+    r = run(MNIST_GAN, "--resume", "--epochs", 2, "--lr", "1e-4", "--out", out, "--no-progress",
+            env=env)
+    assert r.returncode == 0, r.stderr
+    meta = checkpoint.load_meta(out / "checkpoint.npz")["trainer"]["optimizers"]
+    assert (meta["opt_G"]["lr"], meta["opt_D"]["lr"]) == (5e-4, 1e-4)
+    r = run(MNIST_GAN, "--arch", "infogan", "--loss", "nsgan", env=env)
+    assert r.returncode == 2 and "--loss infogan" in r.stderr
+
+
 def interrupt_when(proc, ready, timeout=300):
     """Wait until ``ready()`` holds while ``proc`` runs, then send SIGINT (Ctrl-C);
     returns (returncode, stdout, stderr). The process is killed if anything fails."""

@@ -7,18 +7,26 @@ import numpy
 import pytest
 
 from gradcheck import assert_close, check_gradients
-from tinygan import losses, models, train
+from tinygan import losses, models, nn, train
 from tinygan.metrics import code_class_accuracy
 
 NOISE, K, N_CONT, D_IN = 3, 4, 2, 5
 
 
-def gaussian_codes_trainer(xp, dtype=numpy.float64, **overrides):
+def gaussian_codes_trainer(xp, dtype=numpy.float64, q_layers=False, **overrides):
+    """Tanh MLPs; ``q_layers``: Qn with a hidden layer of its own on D's body (nn.Heads,
+    as in models.infogan_discriminator) instead of sharing D's last layer."""
     rng = xp.random.default_rng(11)
     G = models.mlp_generator(NOISE + K + N_CONT, (8,), D_IN, activation="tanh", rng=rng,
                              dtype=dtype)
     D = models.mlp_discriminator(D_IN, (8,), activation="tanh", rng=rng, dtype=dtype,
                                  out_dim=1 + K + N_CONT)
+    if q_layers:
+        body = D.layers[:-1]
+        D = nn.Sequential(*body, nn.Heads(
+            nn.Linear(8, 1, rng=rng, dtype=dtype),
+            nn.Sequential(nn.Linear(8, 6, rng=rng, dtype=dtype), nn.Tanh(),
+                          nn.Linear(6, K + N_CONT, rng=rng, dtype=dtype)))).flatten()
     return train.make_trainer("infogan", G, D, noise_dim=NOISE, n_cat=K, n_cont=N_CONT,
                               lambda_cont=0.5, seed=3, **overrides)
 
@@ -58,9 +66,10 @@ def test_info_loss_gradient_on_the_q_columns(xp, rng):
     assert float(value) == pytest.approx(float(expect), rel=1e-12)
 
 
-def test_discriminator_and_q_update_gradient(xp):
+@pytest.mark.parametrize("q_layers", [False, True], ids=["shared", "q_layers"])
+def test_discriminator_and_q_update_gradient(xp, q_layers):
     """D's grads after discriminator_step = d/dtheta_D [L_D + L_info] at the fixed fakes."""
-    t = gaussian_codes_trainer(xp)
+    t = gaussian_codes_trainer(xp, q_layers=q_layers)
     g_in, c_cat, c_cont = _fix_draws(xp, t, 6)
     x_real = xp.random.default_rng(5).standard_normal((6, D_IN))
     before = [p.copy() for p, _ in t.D.parameters()]
@@ -79,9 +88,10 @@ def test_discriminator_and_q_update_gradient(xp):
     assert_close(check_gradients(objective, arrays, analytic))
 
 
-def test_generator_update_gradient(xp):
+@pytest.mark.parametrize("q_layers", [False, True], ids=["shared", "q_layers"])
+def test_generator_update_gradient(xp, q_layers):
     """G's grads after generator_step = d/dtheta_G [-log D(G(z, c)) + L_info] (D, Q fixed)."""
-    t = gaussian_codes_trainer(xp)
+    t = gaussian_codes_trainer(xp, q_layers=q_layers)
     g_in, c_cat, c_cont = _fix_draws(xp, t, 6)
     before = [p.copy() for p, _ in t.G.parameters()]
     value = t.generator_step(6, None)

@@ -166,6 +166,34 @@ def test_dcgan_batchnorm_placement():
     assert not D_nobn.mixes_samples and "b" in D_nobn[2].params
 
 
+def test_infogan_networks_follow_the_paper(xp, rng):
+    """Chen et al. 2016, appendix C.1: G FC 1024 - FC 7x7x128 - upconv 64 - upconv 1, all
+    but the output with BatchNorm; D conv 64 - conv 128 (BatchNorm) - FC 1024 (BatchNorm),
+    LeakyReLU 0.1, then D's logit and Qn's own FC 128 (BatchNorm) beside it."""
+    G = models.infogan_generator(62 + 12)
+    assert [type(layer).__name__ for layer in G.layers] == [
+        "Linear", "BatchNorm", "ReLU", "Linear", "BatchNorm", "ReLU", "Reshape",
+        "ConvTranspose2d", "BatchNorm", "ReLU", "ConvTranspose2d", "Tanh"]
+    assert G[0].params["W"].shape == (74, 1024) and G[3].params["W"].shape == (1024, 6272)
+    D = models.infogan_discriminator(n_cat=10, n_cont=2)
+    assert [type(layer).__name__ for layer in D.layers] == [
+        "Conv2d", "LeakyReLU", "Conv2d", "BatchNorm", "LeakyReLU", "Flatten", "Linear",
+        "BatchNorm", "LeakyReLU", "Heads"]
+    assert D[1].alpha == 0.1 and D.mixes_samples
+    d_head, q_head = D[-1].heads
+    assert d_head.params["W"].shape == (1024, 1)
+    assert [type(layer).__name__ for layer in q_head.layers] == [
+        "Linear", "BatchNorm", "LeakyReLU", "Linear"]
+    assert q_head[-1].params["W"].shape == (128, 12)
+    assert "b" not in G[0].params and "b" not in D[2].params and "b" not in q_head[0].params
+    x = G(rng.standard_normal((3, 74), dtype=xp.float32))
+    assert x.shape == (3, 1, 28, 28) and float(xp.abs(x).max()) <= 1.0
+    out = D(x)
+    assert out.shape == (3, 13) and out.dtype == xp.float32
+    with pytest.raises(ValueError, match="n_cont"):
+        models.infogan_discriminator(n_cont=-1)
+
+
 def test_dcgan_spectral_norm_discriminator(xp, rng):
     """SN-GAN: every weight layer spectrally normalised, no BatchNorm, so the critic
     takes the gradient penalty; asking for BatchNorm as well is refused."""

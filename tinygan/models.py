@@ -6,6 +6,8 @@ updates them in one pass). Output sizes and the label join's gradient: docs/deri
 * Goodfellow et al. 2014's own MNIST pair (their ``mnist.yaml``): ``goodfellow_generator``
   (ReLU, sigmoid output), ``goodfellow_discriminator`` (maxout with dropout).
 * DCGAN for 28x28 MNIST (Radford et al. 2016):    ``dcgan_generator``, ``dcgan_discriminator``.
+* InfoGAN's MNIST pair (Chen et al. 2016, appendix C.1): ``infogan_generator``,
+  ``infogan_discriminator`` (Qn's own layers on D's shared body, ``nn.Heads``).
 * Gulrajani et al. 2017's MNIST critic (no BatchNorm, so the gradient penalty applies):
   ``wgangp_conv_critic``.
 * PacGAN's pair for the 2-D mixtures (Lin et al. 2018, VEEGAN's setup): ``pacgan_toy_generator``
@@ -27,13 +29,15 @@ Initialisation (biases are zero everywhere):
 
 * MLP hidden layers with (Leaky)ReLU: He et al. 2015, N(0, 2 / fan_in) — keeps the
   activations' scale through depth; tanh layers and the output layers: Glorot uniform.
-* DCGAN: every conv/linear weight N(0, 0.02^2); BatchNorm gamma ~ N(1, 0.02^2), beta 0
-  (Radford et al. 2016, sec. 4; the gamma rule is from the authors' code ``bn_init``).
+* DCGAN and InfoGAN: every conv/linear weight N(0, 0.02^2); BatchNorm gamma ~ N(1, 0.02^2),
+  beta 0 (Radford et al. 2016, sec. 4; the gamma rule is from the authors' code ``bn_init``,
+  and InfoGAN's code draws both alike).
 """
 from __future__ import annotations
 
 
 from . import nn
+from .checks import integer
 from .backend import DEFAULT_DTYPE, default_rng, derived_seed, get_array_module, get_backend
 
 MLP_ACTIVATIONS = ("leakyrelu", "relu", "tanh")
@@ -231,6 +235,75 @@ def dcgan_discriminator(batchnorm: bool | None = None, n_classes: int = 0, in_ch
             c2 * 7 * 7, out_dim, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
     ]
     return nn.Sequential(*layers).flatten()
+
+
+def infogan_generator(input_dim: int = 112, rng=None, dtype=DEFAULT_DTYPE):
+    """InfoGAN's MNIST generator (Chen et al. 2016, appendix C.1, Table 1):
+
+        [z, c]   (m, input_dim)    noise and codes
+        Linear -> BatchNorm -> ReLU                              (m, 1024)
+        Linear -> BatchNorm -> ReLU -> Reshape                   (m, 128, 7, 7)
+        ConvTranspose2d(128, 64, 4, 2, 1) -> BatchNorm -> ReLU   (m, 64, 14, 14)
+        ConvTranspose2d(64, 1, 4, 2, 1) -> Tanh                  (m, 1, 28, 28)
+
+    The authors' code ends in a sigmoid (pixels in [0, 1]); tanh(a) = 2 sigmoid(2a) - 1 is
+    the same family on tinygan's [-1, 1]. Layers before BatchNorm have no bias (beta
+    takes its place; theirs has one, which BatchNorm cancels).
+    """
+    _check_sizes("infogan_generator", input_dim=input_dim)
+    return nn.Sequential(
+        nn.Linear(input_dim, 1024, bias=False, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
+        _dcgan_batchnorm(1024, rng, dtype),
+        nn.ReLU(),
+        nn.Linear(1024, 128 * 7 * 7, bias=False, init="normal", std=DCGAN_STD, rng=rng,
+                  dtype=dtype),
+        _dcgan_batchnorm(128 * 7 * 7, rng, dtype),
+        nn.ReLU(),
+        nn.Reshape((128, 7, 7)),
+        _conv(128, 64, 4, 2, 1, False, "normal", rng, dtype, nn.ConvTranspose2d),
+        _dcgan_batchnorm(64, rng, dtype),
+        nn.ReLU(),
+        _conv(64, 1, 4, 2, 1, True, "normal", rng, dtype, nn.ConvTranspose2d),
+        nn.Tanh(),
+    ).flatten()
+
+
+def infogan_discriminator(n_cat: int = 10, n_cont: int = 2, slope: float = 0.1, rng=None,
+                          dtype=DEFAULT_DTYPE):
+    """InfoGAN's MNIST discriminator and Qn (Chen et al. 2016, appendix C.1, Table 1):
+    one body, two heads, outputs (m, 1 + n_cat + n_cont) = [s, l_q, mu_q].
+
+        x  (m, 1, 28, 28)
+        Conv2d(1, 64, 4, 2, 1) -> LeakyReLU                          (m, 64, 14, 14)
+        Conv2d(64, 128, 4, 2, 1) -> BatchNorm -> LeakyReLU           (m, 128, 7, 7)
+        Flatten -> Linear(6272, 1024) -> BatchNorm -> LeakyReLU      (m, 1024)
+        Heads(Linear(1024, 1),                                       D: the logit s
+              Linear(1024, 128) -> BatchNorm -> LeakyReLU
+                  -> Linear(128, n_cat + n_cont))                    Qn: l_q, mu_q
+
+    LeakyReLU slope 0.1 (the paper's "leaky rate 0.1"). Layers before BatchNorm have no
+    bias.
+    """
+    _check_sizes("infogan_discriminator", n_cat=n_cat)
+    integer(n_cont, "n_cont", "infogan_discriminator", low=0)
+
+    def linear(n_in, n_out, bias=True):
+        return nn.Linear(n_in, n_out, bias=bias, init="normal", std=DCGAN_STD, rng=rng,
+                         dtype=dtype)
+    return nn.Sequential(
+        _conv(1, 64, 4, 2, 1, True, "normal", rng, dtype),
+        nn.LeakyReLU(slope),
+        _conv(64, 128, 4, 2, 1, False, "normal", rng, dtype),
+        _dcgan_batchnorm(128, rng, dtype),
+        nn.LeakyReLU(slope),
+        nn.Flatten(),
+        linear(128 * 7 * 7, 1024, bias=False),
+        _dcgan_batchnorm(1024, rng, dtype),
+        nn.LeakyReLU(slope),
+        nn.Heads(linear(1024, 1),
+                 nn.Sequential(linear(1024, 128, bias=False), _dcgan_batchnorm(128, rng, dtype),
+                               nn.LeakyReLU(slope), linear(128, n_cat + n_cont))),
+    ).flatten()
 
 
 def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64, rng=None,

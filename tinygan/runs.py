@@ -29,7 +29,7 @@ import os
 
 from .atomic import atomic_open
 
-__all__ = ["CHECKPOINT_NAME", "CONFIG_NAME", "SAMPLES_NAME", "RUN_FORMAT", "FIXED",
+__all__ = ["ARCHS", "CHECKPOINT_NAME", "CONFIG_NAME", "SAMPLES_NAME", "RUN_FORMAT", "FIXED",
            "CHANGEABLE", "run_files", "clear_run", "read_config", "write_config",
            "checkpoint_run", "sync_config", "resume_changes", "build_generator", "build_models",
            "ResumeRefused"]
@@ -38,6 +38,8 @@ CHECKPOINT_NAME = "checkpoint.npz"
 CONFIG_NAME = "config.json"
 SAMPLES_NAME = "samples.npy"
 RUN_FORMAT = "tinygan.run/1"
+#: The model pairs of ``build_models``.
+ARCHS = ("mlp", "dcgan", "goodfellow", "infogan")
 #: What the checkpoint's weights mean: a resume must give the same values.
 FIXED = ("loss", "arch", "spectral_norm", "recipe", "conditional", "noise_dim", "n_classes",
          "batch_size", "seed", "limit", "n_critic")
@@ -152,7 +154,8 @@ def build_generator(run: dict, rng=None, marginals_of=None):
     mlp: G 100-256-512-1024-784 (tanh out); dcgan: Radford et al.'s projection and two
     strided transposed convolutions with BatchNorm; goodfellow: Goodfellow et al. 2014's
     ReLU/sigmoid MLP (output in (0, 1); ``marginals_of``: training images whose mean
-    pixels set its output bias) (tinygan.models).
+    pixels set its output bias); infogan: Chen et al. 2016's MNIST generator
+    (tinygan.models).
     """
     from . import models
 
@@ -163,6 +166,8 @@ def build_generator(run: dict, rng=None, marginals_of=None):
         return models.mlp_generator(noise_dim, n_classes=k, rng=rng)
     if arch == "goodfellow":
         return models.goodfellow_generator(noise_dim, marginals_of=marginals_of, rng=rng)
+    if arch == "infogan":
+        return models.infogan_generator(noise_dim, rng=rng)
     return models.dcgan_generator(noise_dim, n_classes=k, rng=rng)
 
 
@@ -174,12 +179,19 @@ def build_models(run: dict, rng=None, x=None):
     n_cat + n_cont outputs, and with loss ``"wgan-gp"``: Gulrajani et al.'s critic
     without BatchNorm, since the penalty needs per-sample gradients; goodfellow: Goodfellow
     et al.'s maxout D with dropout (seeded by the run's seed; ``x``: the training images,
-    for G's output bias)."""
+    for G's output bias); infogan (loss ``"infogan"`` only): Chen et al. 2016's MNIST D
+    with Qn's own layers on its body."""
     from . import models
 
     G = build_generator(run, rng, marginals_of=x)
     if _arch(run) == "goodfellow":
         return G, models.goodfellow_discriminator(seed=run.get("seed", 0), rng=rng)
+    if _arch(run) == "infogan":
+        if run.get("loss") != "infogan" or run.get("conditional"):
+            raise ValueError("the infogan architecture is InfoGAN's pair (D with a Q head): "
+                             "use it with loss 'infogan', unconditional")
+        return G, models.infogan_discriminator(run.get("n_cat", 10), run.get("n_cont", 2),
+                                               rng=rng)
     k = run.get("n_classes", 10) if run.get("conditional") else 0
     out = 1 + _code_dim(run)        # InfoGAN: D's logit and Q's outputs from one body
     if _arch(run) == "mlp":
@@ -201,7 +213,7 @@ def _code_dim(run: dict) -> int:
 
 def _arch(run: dict) -> str:
     arch = run.get("arch", "mlp")
-    if arch not in ("mlp", "dcgan", "goodfellow"):
+    if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r} in the run configuration; "
-                         "expected 'mlp', 'dcgan' or 'goodfellow'")
+                         f"expected one of {', '.join(map(repr, ARCHS))}")
     return arch
