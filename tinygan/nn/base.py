@@ -201,7 +201,23 @@ def _copy_into(dst, state, key):
     dst[...] = get_array_module(dst).asarray(src, dtype=dst.dtype)
 
 
-class Sequential(Layer):
+def _layers(items, where: str) -> list:
+    """``items`` as a list, each checked to be a Layer."""
+    for i, item in enumerate(items):
+        if not isinstance(item, Layer):
+            raise TypeError(f"{where}: item {i} is {type(item).__name__}, not a Layer")
+    return list(items)
+
+
+class _Container(Layer):
+    """A layer made of the layers ``children()`` returns."""
+
+    @property
+    def mixes_samples(self):
+        return any(child.mixes_samples for child in self.children())
+
+
+class Sequential(_Container):
     """``Sequential(l1, l2, ...)``: y = l_n(... l_2(l_1(x))).
 
     forward:       h_0 = x, h_i = l_i(h_{i-1})
@@ -214,14 +230,7 @@ class Sequential(Layer):
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
-        self.layers = list(layers)
-
-    @property
-    def mixes_samples(self):
-        return any(layer.mixes_samples for layer in self.layers)
+        self.layers = _layers(layers, "Sequential")
 
     def forward(self, x):
         for layer in self.layers:
@@ -271,7 +280,7 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-class Heads(Layer):
+class Heads(_Container):
     """``Heads(h_1, ..., h_n)``: several heads on one input, their outputs side by side
     (InfoGAN's D and Q heads on D's shared body). Each head maps x to (m, out_k):
 
@@ -286,16 +295,9 @@ class Heads(Layer):
 
     def __init__(self, *heads):
         super().__init__()
-        for i, head in enumerate(heads):
-            if not isinstance(head, Layer):
-                raise TypeError(f"Heads: item {i} is {type(head).__name__}, not a Layer")
+        self.heads = _layers(heads, "Heads")
         if len(heads) < 2:
             raise ValueError(f"Heads: give at least two heads, got {len(heads)}")
-        self.heads = list(heads)
-
-    @property
-    def mixes_samples(self):
-        return any(head.mixes_samples for head in self.heads)
 
     def forward(self, x):
         outs = [head.forward(x) for head in self.heads]
