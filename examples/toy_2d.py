@@ -7,7 +7,10 @@
     python examples/toy_2d.py --algos gan --pack 4          # PacGAN4: D sees 4 samples at once
     python examples/toy_2d.py --dataset grid25 --algos nsgan --pack 4 --arch pacgan \
         --batch-size 100 --lr 1e-4 --gan-beta1 0.8          # PacGAN's own networks and Adam
+    python examples/toy_2d.py --dataset grid25 --algos wgan-gp --width 128 --steps 20000 \
+        --lr 1e-3 --lr-decay 1                              # 25/25 modes, >= 90% high quality
     python benchmarks/mode_collapse.py                      # the seeds x algorithms study
+    python benchmarks/mode_collapse.py --width 128 --steps 20000   # ... at the setting above
 
 Every algorithm trains the same small MLPs (noise 2 -> width -> width -> width -> 2 with
 ReLU; critic 2 -> width x3 -> 1), on fresh minibatches of the toy distribution, for
