@@ -428,7 +428,8 @@ def main(argv=None) -> int:
         data_files = [find_mnist_file(n, a.data_dir, download=not a.no_download) for n in names]
         goodfellow = run["arch"] == "goodfellow"
         value_range = (0, 1) if goodfellow else (-1, 1)
-        x, y = load_mnist("train", data_dir=a.data_dir, flatten=(run["arch"] in ("mlp", "goodfellow")),
+        images = run["arch"] in ("dcgan", "infogan")        # convolutional: (N, 1, 28, 28)
+        x, y = load_mnist("train", data_dir=a.data_dir, flatten=not images,
                           download=not a.no_download, value_range=value_range)
         if goodfellow:      # train on train[:50000]; train[50000:] is the validation set
             x, y = x[GOODFELLOW["train"]], y[GOODFELLOW["train"]]

@@ -27,8 +27,8 @@ from .dropout import Dropout
 from . import functional, init
 
 __all__ = [
-    "Heads", "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU", "LeakyReLU", "Tanh",
-    "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
+    "Heads", "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU",
+    "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
     "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
     "functional", "init",
 ]
