@@ -42,7 +42,7 @@ from _blas import start  # examples/_blas.py: BLAS threads before NumPy loads, t
 
 LOSSES = ("gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan")
 N_CAT, N_CONT = 10, 2    # InfoGAN's codes: one 10-way categorical, two continuous (Chen 2016)
-ARCHS = ("mlp", "dcgan", "goodfellow", "infogan")
+ARCHS = ("mlp", "dcgan", "goodfellow", "infogan")   # tinygan.runs.ARCHS (a test keeps them equal)
 NOISE_DIM = 100
 N_CLASSES = 10
 # Default epochs, chosen from measured time (docs, "Examples and options"): the MLP
