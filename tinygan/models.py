@@ -252,11 +252,10 @@ def infogan_generator(input_dim: int = 112, rng=None, dtype=DEFAULT_DTYPE):
     """
     _check_sizes("infogan_generator", input_dim=input_dim)
     return nn.Sequential(
-        nn.Linear(input_dim, 1024, bias=False, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype),
+        _linear(input_dim, 1024, False, rng, dtype),
         _dcgan_batchnorm(1024, rng, dtype),
         nn.ReLU(),
-        nn.Linear(1024, 128 * 7 * 7, bias=False, init="normal", std=DCGAN_STD, rng=rng,
-                  dtype=dtype),
+        _linear(1024, 128 * 7 * 7, False, rng, dtype),
         _dcgan_batchnorm(128 * 7 * 7, rng, dtype),
         nn.ReLU(),
         nn.Reshape((128, 7, 7)),
@@ -286,10 +285,6 @@ def infogan_discriminator(n_cat: int = 10, n_cont: int = 2, slope: float = 0.1, 
     """
     _check_sizes("infogan_discriminator", n_cat=n_cat)
     integer(n_cont, "n_cont", "infogan_discriminator", low=0)
-
-    def linear(n_in, n_out, bias=True):
-        return nn.Linear(n_in, n_out, bias=bias, init="normal", std=DCGAN_STD, rng=rng,
-                         dtype=dtype)
     return nn.Sequential(
         _conv(1, 64, 4, 2, 1, True, "normal", rng, dtype),
         nn.LeakyReLU(slope),
@@ -297,12 +292,13 @@ def infogan_discriminator(n_cat: int = 10, n_cont: int = 2, slope: float = 0.1, 
         _dcgan_batchnorm(128, rng, dtype),
         nn.LeakyReLU(slope),
         nn.Flatten(),
-        linear(128 * 7 * 7, 1024, bias=False),
+        _linear(128 * 7 * 7, 1024, False, rng, dtype),
         _dcgan_batchnorm(1024, rng, dtype),
         nn.LeakyReLU(slope),
-        nn.Heads(linear(1024, 1),
-                 nn.Sequential(linear(1024, 128, bias=False), _dcgan_batchnorm(128, rng, dtype),
-                               nn.LeakyReLU(slope), linear(128, n_cat + n_cont))),
+        nn.Heads(_linear(1024, 1, True, rng, dtype),
+                 nn.Sequential(_linear(1024, 128, False, rng, dtype),
+                               _dcgan_batchnorm(128, rng, dtype), nn.LeakyReLU(slope),
+                               _linear(128, n_cat + n_cont, True, rng, dtype))),
     ).flatten()
 
 
@@ -326,6 +322,11 @@ def wgangp_conv_critic(n_classes: int = 0, in_channels: int = 1, width: int = 64
               for layer in (_conv(c_in, c_out, 5, 2, 2, True, "he", rng, dtype), nn.LeakyReLU(0.2))]
     return nn.Sequential(*blocks, nn.Flatten(),
                          nn.Linear(channels[-1] * 4 * 4, 1, init="glorot", rng=rng, dtype=dtype)).flatten()
+
+
+def _linear(n_in, n_out, bias, rng, dtype):
+    """A Linear with DCGAN's N(0, 0.02^2) weights."""
+    return nn.Linear(n_in, n_out, bias=bias, init="normal", std=DCGAN_STD, rng=rng, dtype=dtype)
 
 
 def _conv(c_in, c_out, k, stride, padding, bias, init, rng, dtype, layer=nn.Conv2d):
