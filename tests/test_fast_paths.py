@@ -9,7 +9,8 @@
   construction through training, loading and resuming, and every trainer (each
   optimiser, weight clipping, the gradient penalty, BatchNorm, spectral normalisation,
   InfoGAN's shared head) trains bit for bit as with one array per param.
-* The optimiser update in blocks over several threads: bit for bit the single pass.
+* The optimiser update in blocks over several threads: bit for bit the single pass; so is
+  col2im in blocks of channels over several threads.
 * In-place elementwise passes (phi' and phi'' of Tanh/Sigmoid, the jvp_backward term, the
   losses' score gradients, the gradient penalty's cotangent): bit for bit the plain
   expressions they replaced, and no cached array is overwritten.
@@ -263,17 +264,18 @@ def small_blocks(monkeypatch):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("n", [1, 39, 40, 95, 96, 97, 1000, 4099])
-def test_blocks_cover_every_element_once(small_blocks, threads, n):
+@pytest.mark.parametrize("n", [1, 2, 39, 40, 95, 96, 97, 1000, 4099])
+@pytest.mark.parametrize("unit", [1, 7, 50, 200])
+def test_blocks_cover_every_element_once(small_blocks, threads, n, unit):
     parallel.set_threads(threads)
     seen, lock = [], __import__("threading").Lock()
 
     def work(lo, hi):
-        assert 0 <= lo < hi <= n and hi - lo <= parallel.BLOCK
+        assert 0 <= lo < hi <= n and (hi - lo) * unit <= max(parallel.BLOCK, unit)
         with lock:
             seen.append((lo, hi))
 
-    parallel.for_blocks(n, work)
+    parallel.for_blocks(n, work, unit=unit)
     covered = numpy.zeros(n, dtype=int)
     for lo, hi in seen:
         covered[lo:hi] += 1
@@ -311,6 +313,22 @@ def test_threaded_update_is_bit_for_bit_the_single_pass(xp, small_blocks, monkey
     for other in states[1:]:
         for key in states[0]:
             numpy.testing.assert_array_equal(states[0][key], other[key], err_msg=key)
+
+
+@pytest.mark.parametrize("shape, k, stride, padding", [
+    ((3, 5, 9, 9), 4, 2, 1), ((2, 7, 6, 5), 3, 1, 1), ((4, 1, 8, 8), 2, 2, 0)])
+def test_col2im_in_channel_blocks_and_threads_is_bit_for_bit_one_sweep(
+        xp, rng, small_blocks, monkeypatch, shape, k, stride, padding):
+    from tinygan.nn.im2col import col2im, im2col
+    cols = rng.standard_normal(im2col(xp.zeros(shape, xp.float32), k, k, stride,
+                                      padding).shape).astype(xp.float32)
+    results = []
+    for threads, block in ((1, 1 << 40), (1, 96), (2, 96), (3, 96)):
+        parallel.set_threads(threads)
+        monkeypatch.setattr(parallel, "BLOCK", block)
+        results.append(to_numpy(col2im(cols, shape, k, k, stride, padding)))
+    for other in results[1:]:
+        numpy.testing.assert_array_equal(results[0], other)
 
 
 def test_thread_count_setting(monkeypatch):

@@ -6,7 +6,9 @@ ufuncs on their own slice of an array run on separate cores at once. Every eleme
 still computed by the same operations in the same order, so the result is bit for bit
 that of one pass, whatever the thread count. ``for_blocks(n, work)`` calls
 ``work(lo, hi)`` on consecutive slices of at most ``BLOCK`` elements covering
-[0, n); with one thread it does so in order, in the calling thread.
+[0, n); with one thread it does so in order, in the calling thread. With
+``unit=u`` the n items are rows of u elements each (col2im's channels), cut into
+blocks of whole rows, about BLOCK elements each.
 
 The blocks keep a chain of passes (Adam's thirteen) in the core's own cache; one pass
 over a whole parameter buffer at a time goes through the shared cache and memory.
@@ -70,29 +72,31 @@ def _pool(workers):
         return _state["pool"]
 
 
-def for_blocks(n: int, work) -> None:
-    """``work(lo, hi)`` for consecutive blocks [lo, hi) of at most BLOCK elements that
-    cover [0, n), each exactly once. With k threads the range is cut into k contiguous
-    parts, one per thread, the calling thread taking the first; returns when all are
-    done, raising any part's error."""
-    k = min(_state["threads"], max(1, n // MIN_PER_THREAD))
+def for_blocks(n: int, work, unit: int = 1) -> None:
+    """``work(lo, hi)`` for consecutive blocks [lo, hi) that cover [0, n), each exactly
+    once: n items of ``unit`` elements each, at most BLOCK elements (or one item) per
+    block. With k threads the range is cut into k contiguous parts, one per thread, the
+    calling thread taking the first; returns when all are done, raising any part's error."""
+    block = max(1, BLOCK // unit)
+    k = min(_state["threads"], n, max(1, n * unit // MIN_PER_THREAD))
     if k == 1:
-        _blocks(work, 0, n)
+        _blocks(work, 0, n, block)
         return
-    # part boundaries on multiples of 64 elements (whole cache lines of float32/64)
-    bounds = [0] + [(n * i // k) // 64 * 64 for i in range(1, k)] + [n]
-    futures = [_pool(_state["threads"] - 1).submit(_blocks, work, lo, hi)
+    # part boundaries on whole cache lines: multiples of 64 elements (float32/64)
+    align = max(1, 64 // unit)
+    bounds = [0] + [(n * i // k) // align * align for i in range(1, k)] + [n]
+    futures = [_pool(_state["threads"] - 1).submit(_blocks, work, lo, hi, block)
                for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
-        _blocks(work, bounds[0], bounds[1])
+        _blocks(work, bounds[0], bounds[1], block)
     finally:
         for future in futures:
             future.result()
 
 
-def _blocks(work, lo, hi):
-    for start in range(lo, hi, BLOCK):
-        work(start, min(start + BLOCK, hi))
+def _blocks(work, lo, hi, block):
+    for start in range(lo, hi, block):
+        work(start, min(start + block, hi))
 
 
 _state["threads"] = default_threads()
