@@ -19,7 +19,8 @@ The list of products is not written by hand; it is recorded from a real step:
    transposed views, whatever the step had) and dtypes, filled with N(0, 1) values, and
    its ``step`` runs ``numpy.matmul`` on each in the recorded order, allocating each
    result as ``a @ b`` does. speed.py times it like the two frameworks, in the same
-   interleaved turns.
+   interleaved turns; ``torch_step`` runs the same products through ``torch.matmul``
+   (PyTorch's BLAS), so a table can show how much of a gap is the BLAS itself.
 
 So the floor is the products one step performs, nothing else: no im2col, no elementwise
 work, no optimiser. Only the NumPy backend is supported (the floor is about the CPU's
@@ -159,6 +160,17 @@ class GemmFloor:
     def step(self):
         for a, b in self.operands:
             numpy.matmul(a, b)
+
+    def torch_step(self):
+        """The same products by ``torch.matmul``, on the same memory (``torch.from_numpy``
+        keeps the strides): PyTorch's own BLAS (MKL on x86) on exactly tinygan's
+        products, which separates the two libraries' BLAS from the rest of a step."""
+        import torch
+        if not hasattr(self, "_torch_operands"):
+            self._torch_operands = [(torch.from_numpy(a), torch.from_numpy(b))
+                                    for a, b in self.operands]
+        for a, b in self._torch_operands:
+            torch.matmul(a, b)
 
     def flop(self):
         """2 M N K summed over the products (matrix-vector products count M or N = 1)."""

@@ -170,25 +170,33 @@ def time_interleaved(runners, repeats, warmup, pause=0.2, block=3):
     return times
 
 
-def floor_runner(model, m, width=1.0):
-    """The step's own matrix products alone (benchmarks/gemm_floor.py)."""
+def floor_runners(model, m, width=1.0, with_torch=False):
+    """The step's own matrix products alone (benchmarks/gemm_floor.py): {"floor": NumPy's
+    BLAS, and with ``with_torch`` "torch_floor": the same products by torch.matmul}."""
     floor = gemm_floor.GemmFloor(gemm_floor.record_in_subprocess(model, m, width))
-    return Runner("GEMM floor", floor.step, lambda: None)
+    runners = {"floor": Runner("GEMM floor", floor.step, lambda: None)}
+    if with_torch:
+        runners["torch_floor"] = Runner("GEMM floor, torch.matmul", floor.torch_step,
+                                        lambda: None)
+    return runners
+
+
+RESULT_KEYS = ("tinygan", "torch", "floor", "torch_floor")
 
 
 def compare(backend_name, model, m, width, args, floor=False):
-    """{"tinygan": seconds list, "torch": seconds list or None, "floor": seconds list or
-    None} for one configuration; the GEMM floor only with ``floor`` on NumPy."""
+    """{"tinygan", "torch", "floor", "torch_floor": seconds list or None} for one
+    configuration; the GEMM floors only with ``floor`` on NumPy."""
     runners = {"tinygan": tinygan_runner(backend_name, model, m, width)}
     device = TORCH_DEVICE[backend_name]
-    if args.torch and torch_available(device):
+    have_torch = args.torch and torch_available(device)
+    if have_torch:
         runners["torch"] = torch_runner(device, model, m, width, args.torch_adam)
     if floor and args.floor and backend_name == "numpy":
-        runners["floor"] = floor_runner(model, m, width)
+        runners.update(floor_runners(model, m, width, with_torch=have_torch))
     times = time_interleaved(list(runners.values()), args.repeats_for(m, width), args.warmup,
                              args.pause, args.block)
-    return {key: times[run.name] if key in runners else None
-            for key, run in ((k, runners.get(k)) for k in ("tinygan", "torch", "floor"))}
+    return {key: times[runners[key].name] if key in runners else None for key in RESULT_KEYS}
 
 
 def median_ms(times):
@@ -322,15 +330,17 @@ def table(header, rows):
 def step_table(results, backend_name):
     device = TORCH_DEVICE[backend_name]
     header = ["model", f"tinygan {backend_name} (ms)", "IQR", f"PyTorch {device} (ms)", "IQR",
-              "tinygan / PyTorch", "GEMM floor (ms)", "tinygan / floor"]
+              "tinygan / PyTorch", "GEMM floor (ms)", "tinygan / floor",
+              "GEMM floor, torch.matmul (ms)", "PyTorch / its floor"]
     rows = []
     for model, r in results.items():
         a, b, f = median_ms(r["tinygan"]), median_ms(r["torch"]), median_ms(r["floor"])
+        tf = median_ms(r["torch_floor"])
         qa, qb = quartiles_ms(r["tinygan"]), quartiles_ms(r["torch"])
         rows.append([MODEL_TITLES[model], fmt_ms(a),
                      "—" if qa is None else f"{qa[0]:.2f}–{qa[1]:.2f}", fmt_ms(b),
                      "—" if qb is None else f"{qb[0]:.2f}–{qb[1]:.2f}", fmt_ratio(a, b),
-                     fmt_ms(f), fmt_ratio(a, f)])
+                     fmt_ms(f), fmt_ratio(a, f), fmt_ms(tf), fmt_ratio(b, tf)])
     return table(header, rows)
 
 
@@ -493,7 +503,8 @@ def main(argv=None):
              f"interquartile range. PyTorch's optimiser: torch.optim.Adam ({args.torch_adam} "
              "implementation). GEMM floor: the matrix products recorded from one tinygan "
              "step, alone, same BLAS and threads, timed in the same turns "
-             "(benchmarks/gemm_floor.py).")
+             "(benchmarks/gemm_floor.py); torch.matmul: the same products, same operands, "
+             "through PyTorch's BLAS.")
         emit()
         results = {model: compare(backend_name, model, args.batch, 1.0, args, floor=True)
                    for model in args.models}

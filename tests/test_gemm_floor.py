@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,3 +52,14 @@ def test_recording_refuses_a_process_that_imported_tinygan_already():
     import tinygan  # noqa: F401
     with pytest.raises(RuntimeError, match="fresh"):
         gemm_floor.record("mlp", 4)
+
+
+def test_the_torch_floor_runs_the_same_products_on_the_same_memory():
+    torch = pytest.importorskip("torch")
+    records = [{"a_shape": [5, 3], "a_strides": [4, 20], "b_shape": [3, 4],
+                "b_strides": [16, 4], "dtype": "float32", "site": "x"}]
+    floor = gemm_floor.GemmFloor(records)
+    floor.torch_step()
+    (a, b), (ta, tb) = floor.operands[0], floor._torch_operands[0]
+    assert ta.stride() == (1, 5) and ta.data_ptr() == a.__array_interface__["data"][0]
+    numpy.testing.assert_allclose(torch.matmul(ta, tb).numpy(), a @ b, rtol=1e-6)
