@@ -24,7 +24,8 @@ keep spinning into the other's step otherwise). The tables give medians and the 
 tinygan / PyTorch (below 1: tinygan is faster). Both use the same number of threads:
 NumPy's BLAS through threadpoolctl, tinygan's elementwise work (the optimiser update)
 through tinygan.parallel.set_threads, PyTorch through torch.set_num_threads (--threads,
-default: all cores).
+default: all cores). OpenBLAS's idle workers sleep at once (OPENBLAS_THREAD_TIMEOUT=4
+unless set), as in the example scripts with more than one thread.
 
 Also: step time against the batch size and against a width multiplier of the MLP
 hidden layers (MLP GAN), and peak memory, measured in a fresh subprocess per entry:
@@ -56,7 +57,13 @@ import subprocess
 import sys
 import time
 
-import numpy
+# As tinygan's example scripts do with more than one thread (examples/_blas.py): OpenBLAS's
+# idle workers sleep at once instead of busy-waiting for ~0.1 s after each product on the
+# cores tinygan's elementwise threads need. Read when NumPy loads OpenBLAS, hence before
+# the import; with one BLAS thread there are no workers and it changes nothing.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))   # run from a checkout without installing
@@ -225,9 +232,10 @@ def set_threads(n):
         blas = [f"{i['internal_api']} {i['num_threads']}"
                 + (f" ({i['architecture']} kernels)" if i.get("architecture") else "")
                 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        coretype = os.environ.get("OPENBLAS_CORETYPE")
-        notes.append("BLAS threads: " + ", ".join(blas)
-                     + (f", OPENBLAS_CORETYPE={coretype}" if coretype is not None else ""))
+        notes.append("BLAS threads: " + ", ".join(blas) + "".join(
+            f", {var}={os.environ[var]}" for var in ("OPENBLAS_CORETYPE",
+                                                     "OPENBLAS_THREAD_TIMEOUT")
+            if var in os.environ))
     except ImportError:
         notes.append("BLAS threads: not set (pip install threadpoolctl); "
                      f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
