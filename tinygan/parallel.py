@@ -30,10 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import checks
 
-#: elements per block. Measured with Adam on an AMD EPYC (2 MiB L2, 32 MiB L3): blocks of
-#: 2^16 to 2^18 elements are equally fast on one thread, 2^18 the fastest on two (fewer
-#: hand-offs of the GIL between the threads' ufunc calls); one block per buffer is ~8%
-#: slower (docs/design-notes.md, "Elementwise work on every core")
+#: elements per block. Measured with Adam on an AMD EPYC (2 MiB L2, 32 MiB L3) and on an
+#: Intel Xeon (2 MiB L2 per core): blocks of 2^15/2^16 to 2^18 elements are equally fast
+#: on one thread, 2^18 the fastest on two (fewer hand-offs of the GIL between the
+#: threads' ufunc calls); one block per buffer is 8-10% slower (docs/design-notes.md,
+#: "Elementwise work on every core")
 BLOCK = 1 << 18
 #: slices shorter than this are not worth handing to another thread
 MIN_PER_THREAD = 1 << 15
