@@ -1,4 +1,5 @@
-"""Recipe ablation for WGAN and WGAN-GP on the MNIST MLPs: one recipe choice at a time.
+"""Recipe ablation for WGAN, WGAN-GP and the non-saturating GAN on the MNIST MLPs: one
+recipe choice at a time.
 
     python benchmarks/recipe_ablation.py --cpu-seconds 60 --seeds 0 --dir /work/runs/ablation \
         --out docs/recipe_ablation.md
@@ -59,6 +60,15 @@ CONFIGS = {
     "wgan-gp/init0.02": ("wgan-gp", {}, {"init": "normal"}, "DCGAN-style N(0, 0.02^2) weights"),
     "wgan-gp/conv-critic": ("wgan-gp", {}, {"critic": "conv"},
                             "gan_mnist.py: conv critic 64-128-256, 5x5 stride 2, LeakyReLU"),
+    "nsgan/base": ("nsgan", {}, {},
+                   "Goodfellow et al. 2014's non-saturating loss, k 1; Radford et al. 2016's "
+                   "Adam 2e-4, (0.5, 0.999); m 64"),
+    "nsgan/lr5e-4": ("nsgan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
+    "nsgan/lr1e-3": ("nsgan", {"lr": 1e-3}, {}, "exploration: 5x DCGAN's lr, both networks"),
+    "nsgan/ttur": ("nsgan", {"lr_D": 4e-4, "lr_G": 1e-4}, {},
+                   "Heusel et al. 2017 (TTUR): D 4e-4, G 1e-4"),
+    "nsgan/g5x": ("nsgan", {"lr_G": 1e-3, "lr_D": 2e-4}, {},
+                  "InfoGAN's MNIST run (Chen et al. 2016, authors' code): G 1e-3, D 2e-4"),
 }
 INIT_STD = 0.02
 
