@@ -1,5 +1,4 @@
-"""Recipe ablation for WGAN, WGAN-GP and the non-saturating GAN on the MNIST MLPs: one
-recipe choice at a time.
+"""Recipe ablation for every loss on the MNIST MLPs: one recipe choice at a time.
 
     python benchmarks/recipe_ablation.py --cpu-seconds 60 --seeds 0 --dir /work/runs/ablation \
         --out docs/recipe_ablation.md
@@ -69,6 +68,12 @@ CONFIGS = {
                    "Heusel et al. 2017 (TTUR): D 4e-4, G 1e-4"),
     "nsgan/g5x": ("nsgan", {"lr_G": 1e-3, "lr_D": 2e-4}, {},
                   "InfoGAN's MNIST run (Chen et al. 2016, authors' code): G 1e-3, D 2e-4"),
+    "gan/base": ("gan", {}, {}, "Goodfellow et al. 2014's minimax loss, k 1; Radford et al. "
+                 "2016's Adam 2e-4, (0.5, 0.999); m 64"),
+    "gan/lr5e-4": ("gan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
+    "lsgan/base": ("lsgan", {}, {}, "Mao et al. 2017, a 0, b 1, c 1; Adam 2e-4, (0.5, 0.999); "
+                   "m 64"),
+    "lsgan/lr5e-4": ("lsgan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
 }
 INIT_STD = 0.02
 
