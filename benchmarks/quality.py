@@ -11,8 +11,9 @@ generator steps and at equal training time, over several seeds.
 
 One training run per (architecture, algorithm, seed), a *cell*, set up exactly as
 ``python examples/mnist_gan.py --loss L [--conditional] [--arch A] --seed N`` sets up its
-run (models, minibatches, trainer, the ``default`` recipe), so a cell's grid at the
-default budget is that command's last grid. The algorithms (``ALGOS``): gan (minimax),
+run (models, minibatches, trainer, the ``default`` recipe unless ``--recipe`` names
+another), so a cell's grid at the default budget is that command's last grid. The
+algorithms (``ALGOS``): gan (minimax),
 nsgan (non-saturating), wgan, wgan-gp, lsgan, cgan (the non-saturating GAN
 conditioned on the digit), and with ``--arch dcgan`` sngan (the non-saturating GAN with
 SN-GAN's spectrally normalised discriminator, ``--spectral-norm``).
@@ -88,6 +89,9 @@ def parse_args(argv=None):
                    help="no training: tables and figure from the cells under --dir")
     p.add_argument("--out", default=None, help="markdown tables (default: print only)")
     p.add_argument("--figure", default=None, help="learning-curve PNG")
+    p.add_argument("--recipe", choices=("default", "paper", "authors"), default="default",
+                   help="the cells' named setting (tinygan.train.recipe; default: default, as "
+                        "examples/mnist_gan.py); a --dir holds cells of one setting")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     a = p.parse_args(argv)
     a.algos = ([s.strip() for s in a.algos.split(",") if s.strip()] if a.algos is not None
@@ -117,9 +121,9 @@ def parse_args(argv=None):
 
 
 # -- one cell ---------------------------------------------------------------------------
-def build_cell(algo: str, arch: str, seed: int, x, y):
-    """(trainer, minibatches) as ``examples/mnist_gan.py --loss L --arch A --seed N``
-    builds them, with the ``default`` recipe (tinygan.train.recipe)."""
+def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default"):
+    """(trainer, minibatches) as ``examples/mnist_gan.py --loss L --arch A --seed N
+    --recipe R`` builds them (tinygan.train.recipe)."""
     from tinygan import backend, runs
     from tinygan.data import Minibatches
     from tinygan.train import make_trainer, recipe
@@ -128,7 +132,7 @@ def build_cell(algo: str, arch: str, seed: int, x, y):
     run = {"loss": loss, "arch": arch, "conditional": conditional, "seed": seed,
            "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "spectral_norm": algo == "sngan"}
     G, D = runs.build_models(run, backend.make_rng(seed), x=x)
-    options = recipe(loss, "default", mlp=(arch == "mlp"))
+    options = recipe(loss, recipe_name, mlp=(arch == "mlp"))
     batch_size, lr = options.pop("batch_size"), options.pop("lr", None)
     trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, conditional=conditional,
                            n_classes=N_CLASSES, lr=lr, seed=seed, **options)
@@ -211,9 +215,9 @@ def run_cell(algo, arch, seed, x, y, a, command: str, log=None) -> dict:
     folder = cell_dir(a.dir, arch, algo, seed)
     os.makedirs(folder, exist_ok=True)
     backend.set_backend(a.backend, seed=seed)
-    trainer, batches = build_cell(algo, arch, seed, x, y)
+    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe)
     config = {"algo": algo, "loss": ALGOS[algo][0], "conditional": ALGOS[algo][1], "arch": arch,
-              "seed": seed, "recipe": "default", "batch_size": batches.batch_size,
+              "seed": seed, "recipe": a.recipe, "batch_size": batches.batch_size,
               "train_subset": a.train_subset, "n_samples": a.n_samples,
               "classifier_sha256": classifier.SHIPPED_SHA256, "trainer": trainer.config}
     config = json.loads(json.dumps(config))   # tuples -> lists, as they come back from JSON
@@ -340,13 +344,14 @@ def markdown(cells: list[dict], command: str) -> str:
     commands = sorted({c for cell in cells for c in cell.get("commands", [])})
     lines += [f"    {c}" for c in commands] + [""]
     loads = [p["load"] for c in cells for p in c["points"]]
+    recipes = " / ".join(f"`{r}`" for r in sorted({c["config"]["recipe"] for c in cells}))
     sd, n_pairs = eval_noise(cells)
     lines += [
         f"CPU: {cpu_model()}; one BLAS thread per cell. Load average (1 minute) at the "
         f"evaluations: {min(loads):.1f} to {max(loads):.1f}. FID: tinygan's MNIST classifier "
         "features (the shipped weights), samples against the 10,000 test digits; cells "
         "are mean +- standard error over seeds (the count in brackets when it is not 3). "
-        "Each cell is set up as `examples/mnist_gan.py` sets up its run with the `default` "
+        f"Each cell is set up as `examples/mnist_gan.py` sets up its run with the {recipes} "
         "recipe; training time is the CPU time (`time.process_time`) of the training "
         "steps alone, without evaluation and checkpoints. "
         f"The FID's own sampling noise, from two independent draws at each of {n_pairs} "

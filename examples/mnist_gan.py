@@ -69,13 +69,15 @@ def _recipe_help() -> str:
             "warm-up of WassersteinGAN main.py, 100 critic updates for the first 25 and every "
             "500th G update; wgan-gp: gan_mnist.py's Adam betas (0.5, 0.9) and m 50). default: "
             "tinygan's, the setting that measured best on the MLPs (docs/recipes.md): "
-            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's. gan, nsgan and "
-            "lsgan use their paper's setting in every recipe")
+            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's. gan uses its "
+            "paper's setting in every recipe, and paper and authors give nsgan and lsgan "
+            "theirs (Adam 2e-4, (0.5, 0.999))")
 
 
-# What --recipe default changes from the paper's box, per Wasserstein loss (docs/recipes.md).
+# What --recipe default changes from the paper's box, per loss (docs/recipes.md).
 DEFAULT_RECIPE_TEXT = ("for wgan and wgan-gp the paper's box with lr 2e-4 and n_critic 2 (RMSProp "
-                       "and clip 0.01 for wgan; Adam betas (0, 0.9) and lambda 10 for wgan-gp)")
+                       "and clip 0.01 for wgan; Adam betas (0, 0.9) and lambda 10 for wgan-gp); "
+                       "for nsgan and lsgan (and the conditional GAN) Adam 5e-4 instead of 2e-4")
 
 # Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
 # everything --arch goodfellow brings along (docs/design-notes.md, "Goodfellow et al.'s
@@ -149,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "100 for --arch goodfellow, 128 for --arch infogan)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D, with --arch infogan D's (G's is 5 "
-                        "times it) (default: the recipe's; the paper's is 2e-4 Adam for "
+                        "times it) (default: the recipe's, 5e-4 for nsgan/lsgan and 2e-4 for "
+                        "gan, wgan and wgan-gp on the MLPs; the paper's is 2e-4 Adam for "
                         "gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for wgan-gp); "
                         "may change on --resume")
     p.add_argument("--n-critic", type=int, default=None,

@@ -44,6 +44,15 @@ def test_a_cell_is_the_example_default_run(algo):
         assert trainer.config["n_critic"] == 2 and trainer.opt_D.lr == 2e-4
 
 
+def test_a_cell_takes_the_named_recipe():
+    x, y = numpy.zeros((128, 784), numpy.float32), numpy.arange(128) % 10
+    backend.set_backend("numpy", seed=0)
+    for name, lr in (("default", 5e-4), ("paper", 2e-4)):
+        trainer, _ = quality.build_cell("nsgan", "mlp", 0, x, y, name)
+        assert trainer.opt_G.lr == trainer.opt_D.lr == lr
+    assert quality.parse_args(["--recipe", "paper"]).recipe == "paper"
+
+
 def test_tiny_study_resumes_bit_identically_and_reports(mnist_dir, tmp_path):
     once, twice = str(tmp_path / "once"), str(tmp_path / "twice")
     algos = ["--algos", "nsgan,wgan-gp"]

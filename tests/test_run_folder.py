@@ -80,7 +80,7 @@ def test_no_run_is_lost_refused_replaced_and_interrupted(mnist_dir, tmp_path):
     assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     meta = checkpoint.load_meta(out / "checkpoint.npz")
     assert meta["epoch"] >= 2 and config(out) == meta["run"]
-    assert meta["run"]["changes"] == [{"epoch": 2, "changed": {"lr": [2e-4, 1e-4],
+    assert meta["run"]["changes"] == [{"epoch": 2, "changed": {"lr": [5e-4, 1e-4],
                                                                "epochs": [1, 1000]}}]
     r = run(MNIST_GAN, *TINY, "--resume", "--epochs", meta["epoch"] + 1, "--out", out, env=env)
     assert r.returncode == 0 and f"epoch {meta['epoch'] + 1}/" in r.stdout, r.stderr
@@ -106,10 +106,10 @@ def test_resume_changes_learning_rate_and_epochs_and_records_them(mnist_dir, tmp
     assert r.returncode == 0, r.stderr
     r = run(MNIST_GAN, *TINY, "--resume", "--lr", "1e-4", "--epochs", 2, "--out", out, env=env)
     assert r.returncode == 0, r.stderr
-    assert "lr 0.0002 -> 0.0001 from epoch 2" in r.stdout
+    assert "lr 0.0005 -> 0.0001 from epoch 2" in r.stdout   # from nsgan's default recipe
     saved = config(out)
     assert saved["epochs"] == 2 and saved["lr"] == 1e-4
-    assert saved["changes"] == [{"epoch": 2, "changed": {"lr": [2e-4, 1e-4], "epochs": [1, 2]}}]
+    assert saved["changes"] == [{"epoch": 2, "changed": {"lr": [5e-4, 1e-4], "epochs": [1, 2]}}]
     meta = checkpoint.load_meta(out / "checkpoint.npz")
     assert meta["run"] == saved
     assert meta["trainer"]["optimizers"]["opt_G"]["lr"] == 1e-4

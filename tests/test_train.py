@@ -467,6 +467,10 @@ def test_recipes_name_the_papers_the_authors_and_the_default(xp):
     for loss in ("wgan", "wgan-gp"):   # the measured default: the box, lr 2e-4, n_critic 2
         assert train.recipe(loss) == {"lr": 2e-4, "n_critic": 2, "batch_size": 64}
         assert train.recipe(loss, mlp=False) == train.recipe(loss, "paper")   # measured on MLPs
+    for loss in ("nsgan", "lsgan"):    # the measured default: Adam 5e-4 instead of 2e-4
+        assert train.recipe(loss) == {"lr": 5e-4, "batch_size": 64}
+        assert train.recipe(loss, mlp=False) == train.recipe(loss, "paper")
+    assert train.recipe("gan") == train.recipe("gan", "paper")   # diverged at 5e-4
     with pytest.raises(ValueError, match="recipe"):
         train.recipe("wgan", "tuned")
     with pytest.raises(ValueError, match="loss"):
