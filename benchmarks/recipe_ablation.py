@@ -63,6 +63,8 @@ CONFIGS = {
                    "Goodfellow et al. 2014's non-saturating loss, k 1; Radford et al. 2016's "
                    "Adam 2e-4, (0.5, 0.999); m 64"),
     "nsgan/lr5e-4": ("nsgan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
+    "nsgan/lr3e-4": ("nsgan", {"lr": 3e-4}, {}, "exploration: 1.5x DCGAN's lr, both networks"),
+    "nsgan/lr7e-4": ("nsgan", {"lr": 7e-4}, {}, "exploration: 3.5x DCGAN's lr, both networks"),
     "nsgan/lr1e-3": ("nsgan", {"lr": 1e-3}, {}, "exploration: 5x DCGAN's lr, both networks"),
     "nsgan/ttur": ("nsgan", {"lr_D": 4e-4, "lr_G": 1e-4}, {},
                    "Heusel et al. 2017 (TTUR): D 4e-4, G 1e-4"),
@@ -70,10 +72,12 @@ CONFIGS = {
                   "InfoGAN's MNIST run (Chen et al. 2016, authors' code): G 1e-3, D 2e-4"),
     "gan/base": ("gan", {}, {}, "Goodfellow et al. 2014's minimax loss, k 1; Radford et al. "
                  "2016's Adam 2e-4, (0.5, 0.999); m 64"),
+    "gan/lr3e-4": ("gan", {"lr": 3e-4}, {}, "exploration: 1.5x DCGAN's lr, both networks"),
     "gan/lr5e-4": ("gan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
     "lsgan/base": ("lsgan", {}, {}, "Mao et al. 2017, a 0, b 1, c 1; Adam 2e-4, (0.5, 0.999); "
                    "m 64"),
     "lsgan/lr5e-4": ("lsgan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
+    "lsgan/lr1e-3": ("lsgan", {"lr": 1e-3}, {}, "exploration: 5x DCGAN's lr, both networks"),
 }
 INIT_STD = 0.02
 
