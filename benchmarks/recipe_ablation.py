@@ -78,6 +78,7 @@ CONFIGS = {
                    "m 64"),
     "lsgan/lr5e-4": ("lsgan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
     "lsgan/lr1e-3": ("lsgan", {"lr": 1e-3}, {}, "exploration: 5x DCGAN's lr, both networks"),
+    "lsgan/lr2e-3": ("lsgan", {"lr": 2e-3}, {}, "exploration: 10x DCGAN's lr, both networks"),
 }
 INIT_STD = 0.02
 
