@@ -77,8 +77,9 @@ RECIPES = {
     # measured best on the MNIST MLPs (docs/recipes.md). wgan, wgan-gp at 30 CPU seconds:
     # more generator updates per second (n_critic 2) and a larger step; beta1 0.5, batch
     # 50, warm-up, N(0, 0.02^2) weights and the conv critic did not help. nsgan, lsgan at
-    # the default 5 epochs: Adam 5e-4 (2e-4 and 1e-3, TTUR and G 5x D were worse); the
-    # minimax gan diverged at 5e-4 and keeps its paper's 2e-4
+    # the default 5 epochs: Adam 5e-4 (nsgan: 2e-4, 3e-4, 7e-4, 1e-3, TTUR and G 5x D were
+    # worse; lsgan diverged on one seed of three at 1e-3); the minimax gan diverged at
+    # 3e-4 and 5e-4 and keeps its paper's 2e-4
     "default": {
         "wgan": {"lr": 2e-4, "n_critic": 2},
         "wgan-gp": {"lr": 2e-4, "n_critic": 2},
