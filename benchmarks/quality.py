@@ -13,10 +13,10 @@ One training run per (architecture, algorithm, seed), a *cell*, set up exactly a
 ``python examples/mnist_gan.py --loss L [--conditional] [--arch A] --seed N`` sets up its
 run (models, minibatches, trainer, the ``default`` recipe unless ``--recipe`` names
 another), so a cell's grid at the default budget is that command's last grid. The
-algorithms (``ALGOS``): gan (minimax),
-nsgan (non-saturating), wgan, wgan-gp, lsgan, cgan (the non-saturating GAN
-conditioned on the digit), and with ``--arch dcgan`` sngan (the non-saturating GAN with
-SN-GAN's spectrally normalised discriminator, ``--spectral-norm``).
+algorithms (``ALGOS``): gan (minimax), nsgan (non-saturating), wgan, wgan-gp, lsgan,
+cgan (the non-saturating GAN conditioned on the digit), and with ``--arch dcgan`` sngan
+(the non-saturating GAN with SN-GAN's spectrally normalised discriminator,
+``--spectral-norm``).
 
 A cell stops at *marks* and evaluates its generator there: after ``--steps`` generator
 updates (equal generator steps) and once its training has used ``--seconds`` CPU seconds
@@ -49,6 +49,7 @@ import time
 import numpy as np
 
 from recipe_ablation import cpu_model, write_atomic   # benchmarks/ is the script's folder
+from tinygan.train import RECIPE_NAMES
 
 ALGOS = {  # name -> (loss for make_trainer, conditional)
     "gan": ("gan", False),
@@ -89,9 +90,9 @@ def parse_args(argv=None):
                    help="no training: tables and figure from the cells under --dir")
     p.add_argument("--out", default=None, help="markdown tables (default: print only)")
     p.add_argument("--figure", default=None, help="learning-curve PNG")
-    p.add_argument("--recipe", choices=("default", "paper", "authors"), default="default",
+    p.add_argument("--recipe", choices=RECIPE_NAMES, default="default",
                    help="the cells' named setting (tinygan.train.recipe; default: default, as "
-                        "examples/mnist_gan.py); a --dir holds cells of one setting")
+                        "examples/mnist_gan.py); a cell saved with another setting is refused")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     a = p.parse_args(argv)
     a.algos = ([s.strip() for s in a.algos.split(",") if s.strip()] if a.algos is not None

@@ -83,7 +83,8 @@ def for_blocks(n: int, work, unit: int = 1) -> None:
     if k == 1:
         _blocks(work, 0, n, block)
         return
-    # part boundaries on whole cache lines: multiples of 64 elements (float32/64)
+    # part boundaries on whole cache lines: multiples of 64 elements (float32/64), or of
+    # whole items when an item is that long
     align = max(1, 64 // unit)
     bounds = [0] + [(n * i // k) // align * align for i in range(1, k)] + [n]
     futures = [_pool(_state["threads"] - 1).submit(_blocks, work, lo, hi, block)

@@ -28,7 +28,7 @@ from . import functional, init
 
 __all__ = [
     "Heads", "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU",
-    "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d", "ConvTranspose2d", "BatchNorm",
-    "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
+    "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d",
+    "ConvTranspose2d", "BatchNorm", "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
     "functional", "init",
 ]
