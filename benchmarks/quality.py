@@ -140,10 +140,11 @@ def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "defaul
     return trainer, Minibatches(x, y if conditional else None, batch_size=batch_size, seed=seed)
 
 
-def eval_samples(trainer, n: int, stream: int, batch: int = 1000):
+def eval_samples(trainer, n: int, stream: int, batch: int = 1000, averaged: bool = True):
     """``n`` samples (host float32, (n, 784)) from noise of the stream (trainer.seed,
     ``stream``): the same z at every mark, never the training generators; the
-    conditional trainer's labels are i mod n_classes."""
+    conditional trainer's labels are i mod n_classes. ``averaged``: from the average of
+    G's weights when the trainer keeps one (``trainer.sample``)."""
     from tinygan import backend
 
     rng = backend.make_rng(backend.derived_seed(trainer.seed, stream))
@@ -153,18 +154,18 @@ def eval_samples(trainer, n: int, stream: int, batch: int = 1000):
         y = (xp.arange(start, start + m, dtype=xp.int64) % trainer.n_classes
              if trainer.conditional else None)
         z = trainer.sample_noise(m, rng=rng)
-        out.append(backend.to_numpy(trainer.sample(z=z, y=y)).reshape(m, -1))
+        out.append(backend.to_numpy(trainer.sample(z=z, y=y, averaged=averaged)).reshape(m, -1))
     return np.concatenate(out)
 
 
-def evaluate(trainer, n: int) -> dict:
+def evaluate(trainer, n: int, averaged: bool = True) -> dict:
     """FID of two independent draws of ``n`` samples, and the CPU seconds it took."""
     from tinygan import metrics
 
     t0 = time.process_time()
     fids = []
     for stream in EVAL_STREAMS:
-        samples = eval_samples(trainer, n, stream)
+        samples = eval_samples(trainer, n, stream, averaged=averaged)
         fids.append(float(metrics.fid(samples)) if np.isfinite(samples).all() else float("nan"))
     return {"fid": fids[0], "fid_b": fids[1], "eval_cpu_s": time.process_time() - t0}
 

@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
                         "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
+    p.add_argument("--ema", type=float, default=None, metavar="BETA",
+                   help="draw samples (grids, samples.npy, the saved generator) from an "
+                        "exponential moving average of G's weights, theta_bar <- BETA "
+                        "theta_bar + (1 - BETA) theta after each G update; 0 is off "
+                        "(default: the recipe's, 0.995 on the MLPs; the papers keep no "
+                        "average)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the weights, noise and data order (default: 0)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
@@ -210,6 +216,8 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
     for name, value in at_least_zero.items():
         if value is not None and value < 0:
             p.error(f"{name} must be >= 0, got {value}")
+    if a.ema is not None and not 0 <= a.ema < 1:
+        p.error(f"--ema must be in [0, 1), got {a.ema}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
     if a.resume and a.overwrite:
@@ -221,7 +229,7 @@ def _given(a, effective_threads: int) -> dict:
     return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
             "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": None,
             "n_classes": N_CLASSES, "batch_size": a.batch_size,
-            "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "lr": a.lr,
+            "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "ema": a.ema, "lr": a.lr,
             "epochs": a.epochs, "log_every": a.log_every, "n_samples": a.n_samples,
             "threads": effective_threads, "backend": a.backend}
 
@@ -231,14 +239,15 @@ def _schedule_key(loss: str) -> str:
 
 
 def _recipe_value(run: dict, key: str):
-    """``batch_size``, ``lr`` or ``n_critic`` (k for gan/nsgan/lsgan) of the run's recipe,
-    else of the loss's paper (tinygan.train.recipe, tinygan.train.DEFAULTS)."""
+    """``batch_size``, ``lr``, ``n_critic`` (k for gan/nsgan/lsgan) or ``ema`` of the run's
+    recipe, else of the loss's paper (tinygan.train.recipe, tinygan.train.DEFAULTS; the
+    papers keep no average: ema 0)."""
     from tinygan.train import DEFAULTS as PAPER
     from tinygan.train import recipe
 
     options = recipe(run["loss"], run["recipe"], mlp=(run["arch"] == "mlp"))
     key = _schedule_key(run["loss"]) if key == "n_critic" else key
-    return options[key] if key in options else PAPER[run["loss"]][key]
+    return options[key] if key in options else PAPER[run["loss"]].get(key, 0.0)
 
 
 def _trainer_options(run: dict) -> dict:
@@ -248,6 +257,7 @@ def _trainer_options(run: dict) -> dict:
     chosen = recipe(run["loss"], run["recipe"], mlp=(run["arch"] == "mlp"))
     options = {k: v for k, v in chosen.items() if k not in ("batch_size", "lr")}
     options[_schedule_key(run["loss"])] = run["n_critic"]
+    options["ema"] = run["ema"]
     if run["loss"] == "infogan":
         options.update(n_cat=run["n_cat"], n_cont=run["n_cont"])
     if run["arch"] == "infogan":
@@ -271,7 +281,7 @@ def _fill_defaults(run: dict) -> dict:
     for key, value in DEFAULTS.items():
         if run.get(key) is None:
             run[key] = value
-    for key in ("batch_size", "lr", "n_critic"):
+    for key in ("batch_size", "lr", "n_critic", "ema"):
         if run.get(key) is None:
             run[key] = _recipe_value(run, key)
     if run["loss"] == "infogan":
@@ -284,7 +294,7 @@ def _fill_defaults(run: dict) -> dict:
     return run
 
 
-def _goodfellow_trainer(loss, G, D, lr, seed, steps_per_epoch):
+def _goodfellow_trainer(loss, G, D, lr, seed, steps_per_epoch, ema=0.0):
     """The trainer of Goodfellow et al.'s code: SGD with the momentum ramp and the
     learning-rate decay attached to both optimisers, uniform noise, D and G updated
     together from one set of fakes, D's loss halved."""
@@ -296,7 +306,7 @@ def _goodfellow_trainer(loss, G, D, lr, seed, steps_per_epoch):
     mu0, mu1, start, saturate = r["momentum"]
     trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, lr=lr, seed=seed, optimizer="sgd",
                            momentum=mu0, noise=r["noise"], k=1, update="simultaneous",
-                           d_loss_scale=r["d_loss_scale"])
+                           d_loss_scale=r["d_loss_scale"], ema=ema)
     for opt in (trainer.opt_G, trainer.opt_D):
         opt.attach("lr", optim.ExponentialDecay(lr, *r["lr_decay"]))
         opt.attach("momentum", optim.LinearRamp(mu0, mu1, start, saturate, steps_per_epoch))
@@ -379,7 +389,8 @@ def main(argv=None) -> int:
                         f"{os.path.join(a.out, runs.CONFIG_NAME)} is missing")
         resumed_after = int(meta.get("epoch", 0))
         try:
-            before = _fill_defaults({"recipe": "paper", **saved})  # no recipe: the paper's
+            # no recipe: the paper's; no ema: a run from before averaging, kept without it
+            before = _fill_defaults({"recipe": "paper", "ema": 0.0, **saved})
             run = _fill_defaults(runs.resume_changes(before, given, resumed_after))
         except runs.ResumeRefused as err:
             return fail(f"--resume: {err}")
@@ -443,7 +454,7 @@ def main(argv=None) -> int:
                               batch_size=run["batch_size"], seed=run["seed"])
         if goodfellow:
             trainer = _goodfellow_trainer(run["loss"], G, D, run["lr"], run["seed"],
-                                          len(batches))
+                                          len(batches), run["ema"])
         else:
             trainer = make_trainer(run["loss"], G, D, noise_dim=run["noise_dim"],
                                    conditional=run["conditional"], n_classes=N_CLASSES,

@@ -35,6 +35,12 @@ def _rmsprop(rng, dtype):
              "eps": 1e-8, "p": _state(rng, dtype), "r": _state(rng, dtype, positive=True)}]
 
 
+def _exponential_average(rng, dtype):
+    """beta 0.995 (tinygan's default) and 0 (the average jumps to theta)."""
+    return [{"p": _state(rng, dtype), "one_minus_beta": 1 - beta, "a": _state(rng, dtype)}
+            for beta in (0.995, 0.0)]
+
+
 def _adam(rng, dtype):
     cases = []
     for t, (b1, b2) in ((1, (0.5, 0.999)), (7, (0.0, 0.9))):
@@ -94,6 +100,7 @@ CASES = {
     "sgd_nesterov": _sgd,
     "rmsprop": _rmsprop,
     "adam": _adam,
+    "exponential_average": _exponential_average,
     "batchnorm_forward": _batchnorm_forward,
     "batchnorm_backward": _batchnorm_backward,
     "col2im_gather": _col2im,

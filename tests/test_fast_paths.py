@@ -213,6 +213,7 @@ def _small_trainer(case, flat=True):
 
 FLAT_CASES = {
     "nsgan_adam": ("nsgan", "mlp", {}),
+    "nsgan_adam_ema": ("nsgan", "mlp", {"ema": 0.9}),
     "wgan_rmsprop_clipping": ("wgan", "mlp", {"n_critic": 2}),
     "wgangp_penalty": ("wgan-gp", "mlp", {"n_critic": 2}),
     "infogan_shared_head": ("infogan", "mlp", {"n_cat": 3, "n_cont": 1}),
@@ -293,7 +294,7 @@ def test_an_error_in_a_thread_reaches_the_caller(small_blocks):
         parallel.for_blocks(1000, work)
 
 
-@pytest.mark.parametrize("case", ["nsgan_adam", "wgan_rmsprop_clipping",
+@pytest.mark.parametrize("case", ["nsgan_adam", "nsgan_adam_ema", "wgan_rmsprop_clipping",
                                   "sgd_nesterov_schedules", "dcgan_batchnorm"])
 def test_threaded_update_is_bit_for_bit_the_single_pass(xp, small_blocks, monkeypatch,
                                                         case):

@@ -7,7 +7,7 @@ import pytest
 
 from tinygan import nn
 from tinygan.backend import to_numpy
-from tinygan.optim import SGD, Adam, ExponentialDecay, RMSProp
+from tinygan.optim import SGD, Adam, ExponentialAverage, ExponentialDecay, RMSProp
 
 SHAPES = [(3, 4), (4,)]
 N_STEPS = 3
@@ -123,6 +123,47 @@ def test_flat_buffer_step_equals_the_per_array_step(xp, rng, case):
         assert bool(xp.all(xp.asarray(a[key] == b[key]))), key
     flat.zero_grad()
     assert all(float(xp.max(xp.abs(g))) == 0.0 for _, g in flat_pairs)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_exponential_average_follows_its_recurrence_and_changes_no_param(xp, rng, dtype):
+    """theta_bar_0 = theta_0, theta_bar_t = beta theta_bar_(t-1) + (1 - beta) theta_t, in
+    float64 by hand, per array and over one flat buffer (the same bits); swapped_in puts
+    theta_bar into the params and theta back, bit for bit, even when the block raises."""
+    pairs, _ = _params(rng, xp, dtype)
+    flat_pairs = _flat_copy(pairs, xp)
+    per_array, flat = ExponentialAverage(pairs, beta=0.8), ExponentialAverage(flat_pairs, 0.8)
+    assert len(per_array._runs) == len(SHAPES) and len(flat._runs) == 1
+    expect = [p.astype("float64") for p, _ in pairs]
+    for _ in range(N_STEPS):          # the trained params move; the average follows
+        for (p, _), (q, _) in zip(pairs, flat_pairs):
+            p[...] = rng.standard_normal(p.shape).astype(dtype)
+            q[...] = p
+        thetas = [p.copy() for p, _ in pairs]
+        per_array.step()
+        flat.step()
+        expect = [0.8 * b + 0.2 * p.astype("float64") for b, p in zip(expect, thetas)]
+        assert same_arrays(xp, [p for p, _ in pairs], thetas)       # no param changed
+    tol = 1e-12 if dtype == "float64" else 2e-6
+    for a, b, ref in zip(per_array.state["average"], flat.state["average"], expect):
+        assert a.dtype == getattr(xp, dtype) and bool(xp.all(a == b))
+        assert float(xp.max(xp.abs(a - ref))) < tol
+    with pytest.raises(RuntimeError, match="inside"):
+        with flat.swapped_in():
+            assert same_arrays(xp, [p for p, _ in flat_pairs], flat.state["average"])
+            raise RuntimeError("inside")
+    assert same_arrays(xp, [p for p, _ in flat_pairs], thetas)
+    state = flat.state_dict()
+    assert state["t"] == N_STEPS and state["beta"] == 0.8 and "average.1" in state
+    again = ExponentialAverage(_flat_copy(pairs, xp), beta=0.8)
+    again.load_state_dict(state)
+    assert same_arrays(xp, again.state["average"], flat.state["average"])
+    with pytest.raises(ValueError, match="beta"):
+        ExponentialAverage(pairs, beta=1.0)
+
+
+def same_arrays(xp, a, b):
+    return all(bool(xp.array_equal(u, v)) for u, v in zip(a, b))
 
 
 def test_strided_and_column_views_update_their_own_elements(xp):

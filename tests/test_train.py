@@ -381,6 +381,60 @@ def test_sampling_does_not_disturb_training(xp):
         a.sample(z=xp.zeros((2, NOISE_DIM + 1), dtype=xp.float32))
 
 
+# -- the average of G's weights (ema) ------------------------------------------------------
+
+def test_averaging_leaves_training_unchanged_and_samples_from_the_average(xp):
+    """ema changes what sample() draws from, never what trains: G, D and the losses
+    follow the run without it bit for bit, and the average follows its recurrence."""
+    x = toy_batch(xp)
+    plain, avg = tiny(xp, "nsgan"), tiny(xp, "nsgan", ema=0.9)
+    theta_bar = [p.astype(xp.float64) for p in snapshot(avg.G)]       # theta_bar_0 = theta_0
+    for _ in range(5):
+        sp, sa = plain.step(x), avg.step(x)
+        assert {k: float(v) for k, v in sp.items()} == {k: float(v) for k, v in sa.items()}
+        theta_bar = [0.9 * b + 0.1 * p for b, p in zip(theta_bar, snapshot(avg.G))]
+    assert same(xp, snapshot(plain.G), snapshot(avg.G)) and same(xp, snapshot(plain.D), snapshot(avg.D))
+    for b, a in zip(theta_bar, avg.ema_G.state["average"]):
+        assert float(xp.abs(b - a).max()) < 1e-6 * (1 + float(xp.abs(b).max()))
+    assert not same(xp, theta_bar, snapshot(avg.G))                      # they differ
+    z = avg.sample_noise(6)
+    trained = snapshot(avg.G)
+    assert bool(xp.array_equal(avg.sample(z=z, averaged=False), plain.sample(z=z)))
+    drawn = avg.sample(z=z)
+    assert same(xp, snapshot(avg.G), trained)                    # G's own weights put back
+    for (p, _), a in zip(avg.G.parameters(), avg.ema_G.state["average"]):
+        p[...] = a
+    assert bool(xp.array_equal(drawn, avg.G.eval().forward(z)))
+    assert plain.ema_G is None and plain.config["ema"] == 0.0 and avg.config["ema"] == 0.9
+
+
+def test_resume_keeps_the_average_and_refuses_another_ema(xp, tmp_path):
+    x = toy_batch(xp)
+    a = tiny(xp, "wgan-gp", ema=0.5, n_critic=2)
+    for _ in range(5):
+        a.step(x)
+    assert {"ema_G.average.0", "ema_G.average.3"} <= set(a.state_dict())
+    path = str(tmp_path / "ckpt.npz")
+    checkpoint.save(path, a.state_dict(), a.meta())
+    arrays, meta = checkpoint.load(path)
+    b = tiny(xp, "wgan-gp", ema=0.5, n_critic=2, model_seed=99)
+    b.load_state_dict(arrays, meta)
+    assert same(xp, a.ema_G.state["average"], b.ema_G.state["average"]) and b.ema_G.t == a.ema_G.t
+    for _ in range(4):
+        a.step(x), b.step(x)
+    assert same(xp, a.ema_G.state["average"], b.ema_G.state["average"])
+    with pytest.raises(ValueError, match="ema"):
+        tiny(xp, "wgan-gp", ema=0.9, n_critic=2).load_state_dict(arrays, meta)
+    with pytest.raises(ValueError, match="ema"):
+        tiny(xp, "wgan-gp", n_critic=2).load_state_dict(arrays, meta)
+    plain = tiny(xp, "wgan-gp", n_critic=2)           # a checkpoint from before averaging
+    old_meta = plain.meta()
+    del old_meta["config"]["ema"]
+    tiny(xp, "wgan-gp", n_critic=2).load_state_dict(plain.state_dict(), old_meta)
+    with pytest.raises(ValueError, match="ema"):
+        tiny(xp, "wgan-gp", n_critic=2, ema=0.5).load_state_dict(plain.state_dict(), old_meta)
+
+
 # -- checkpoints --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("loss", ALL_LOSSES)
@@ -465,12 +519,15 @@ def test_recipes_name_the_papers_the_authors_and_the_default(xp):
     assert authors == {"betas": (0.5, 0.9), "batch_size": 50}
     assert not tiny(xp, "wgan").warmup
     for loss in ("wgan", "wgan-gp"):   # the measured default: the box, lr 2e-4, n_critic 2
-        assert train.recipe(loss) == {"lr": 2e-4, "n_critic": 2, "batch_size": 64}
+        assert train.recipe(loss) == {"lr": 2e-4, "n_critic": 2, "ema": 0.995, "batch_size": 64}
         assert train.recipe(loss, mlp=False) == train.recipe(loss, "paper")   # measured on MLPs
     for loss in ("nsgan", "lsgan"):    # the measured default: Adam 5e-4 instead of 2e-4
-        assert train.recipe(loss) == {"lr": 5e-4, "batch_size": 64}
+        assert train.recipe(loss) == {"lr": 5e-4, "ema": 0.995, "batch_size": 64}
         assert train.recipe(loss, mlp=False) == train.recipe(loss, "paper")
-    assert train.recipe("gan") == train.recipe("gan", "paper")   # diverged at 5e-4
+    # gan trains as its paper says (it diverged at 5e-4) and samples from the average
+    assert train.recipe("gan") == {"ema": 0.995, **train.recipe("gan", "paper")}
+    for name in ("paper", "authors"):                           # the papers keep no average
+        assert all("ema" not in train.recipe(loss, name) for loss in train.LOSSES)
     with pytest.raises(ValueError, match="recipe"):
         train.recipe("wgan", "tuned")
     with pytest.raises(ValueError, match="loss"):

@@ -76,11 +76,13 @@ def torch_state_dict(net, prefix: str = "") -> dict:
     return state
 
 
-def export_run(path, out=None) -> dict:
+def export_run(path, out=None, averaged: bool = True) -> dict:
     """G's and D's weights of the run in folder ``path`` (or of the checkpoint file
-    ``path``) in PyTorch's layout: ``{"G.<i>.<name>": ..., "D.<i>.<name>": ...}``.
+    ``path``) in PyTorch's layout: ``{"G.<i>.<name>": ..., "D.<i>.<name>": ...}``; G's
+    are the average of its weights when the run kept one and ``averaged`` (the generator
+    ``tinygan.trained.load_generator`` gives), else the trained ones.
     With ``out``, also written there as an ``.npz`` (atomically)."""
-    from .trained import checkpoint_file
+    from .trained import checkpoint_file, load_generator_weights
 
     ckpt = checkpoint_file(path)
     arrays, meta = checkpoint.load(ckpt)
@@ -93,7 +95,7 @@ def export_run(path, out=None) -> dict:
         raise checkpoint.CheckpointError(f"{ckpt}: no run configuration (architecture and "
                                          "loss) in it or beside it")
     G, D = runs.build_models(run)
-    G.load_state_dict(arrays, prefix="trainer.G.")
+    load_generator_weights(G, arrays, averaged)
     D.load_state_dict(arrays, prefix="trainer.D.")
     state = {**torch_state_dict(G, "G."), **torch_state_dict(D, "D.")}
     if out is not None:

@@ -9,6 +9,8 @@ accumulated into their grads) and t the step counter (1 at the first step):
     Adam      m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
               m_hat = m / (1 - b1^t);   v_hat = v / (1 - b2^t)
               theta <- theta - lr m_hat / (sqrt(v_hat) + eps)
+    ExponentialAverage   theta_bar <- beta theta_bar + (1 - beta) theta   (after each update;
+              the parameters themselves are left as they are)
 
 Schedules (``ExponentialDecay``, ``LinearRamp``) attach to any optimiser's
 hyperparameter: ``opt.attach("lr", ExponentialDecay(0.1, 1.000004, 1e-6))`` sets
@@ -42,6 +44,7 @@ Why it looks the way it does:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy
@@ -352,6 +355,18 @@ def adam(g, b1, one_minus_b1, b2, one_minus_b2, eps, step_size, bias2, p, m, v, 
     return p, m, v
 
 
+@kernels.elementwise("T p", "T one_minus_beta", "T a", """
+    a += (p - a) * one_minus_beta;               // theta_bar <- theta_bar + (1 - beta)(theta - theta_bar)
+""")
+def exponential_average(p, one_minus_beta, a, work=None):
+    """theta_bar <- theta_bar + (1 - beta) (theta - theta_bar), i.e.
+    beta theta_bar + (1 - beta) theta written as one step towards theta"""
+    s = get_array_module(p).subtract(p, a, out=work)
+    s *= one_minus_beta
+    a += s
+    return a
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with (heavy-ball or Nesterov) momentum.
 
@@ -449,6 +464,52 @@ class Adam(Optimizer):
                 "eps": self.eps, "step_size": self.lr / (1 - b1 ** t), "bias2": 1 - b2 ** t}
 
     update = staticmethod(adam)
+
+
+class ExponentialAverage(Optimizer):
+    """An exponential moving average of the parameters (Polyak averaging with a decay;
+    for GAN generators: Yazici et al. 2019, "The Unusual Effectiveness of Averaging in
+    GAN Training"). Call ``step()`` after each update of the optimiser that trains them:
+
+        theta_bar_0 = theta_0;   theta_bar_t = beta theta_bar_(t-1) + (1 - beta) theta_t
+
+    It changes no parameter: the average lives beside them (state ``average``), and
+    ``swapped_in()`` puts it into the parameters for sampling. So the trained weights go
+    on training, and the averaged ones, which move less from update to update, make the
+    samples. theta_bar_t weights theta_(t-j) by (1 - beta) beta^j: it remembers about
+    1 / (1 - beta) updates (beta 0.995: 200), and theta_0's weight beta^t has faded after
+    a few times that. No gradient is involved; the grads of the pairs are not read.
+
+    An optimiser by construction only: it reuses their runs over flat buffers, blocks
+    over threads, fused kernel and checkpoint state (``average.<i>``). 0 <= beta < 1.
+    """
+
+    state_names = ("average",)
+    hyperparameters = {"beta": checks.unit_interval}
+
+    def __init__(self, params, beta=0.995):
+        super().__init__(params, beta=beta)
+        for run in self._runs:                           # theta_bar_0 = theta_0
+            run.state["average"][...] = run.param
+
+    def _step_scalars(self):
+        return {"one_minus_beta": 1 - self.beta}
+
+    def _update(self, p, g, work, state, scalars):
+        exponential_average(p, a=state["average"], work=work, **scalars)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """Inside the block the parameters hold theta_bar; after it, theta again, bit for
+        bit (kept in a copy meanwhile)."""
+        kept = [run.param.copy() for run in self._runs]
+        for run in self._runs:
+            run.param[...] = run.state["average"]
+        try:
+            yield self
+        finally:
+            for run, theta in zip(self._runs, kept):
+                run.param[...] = theta
 
 
 # -- schedules -------------------------------------------------------------------------

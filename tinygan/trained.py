@@ -6,9 +6,11 @@
     x = gen.sample(64, seed=0)                    # (64, 784) host NumPy, in gen.value_range
     x = gen(z, labels)                            # your own z (n, noise_dim) [and labels]
 
-The checkpoint holds the weights (``trainer.G.*``), the trainer's configuration (noise
-dimension, prior, conditioning) and the run's (the architecture; a checkpoint written
-before runs kept it is read with the ``config.json`` beside it). Nothing is unpickled.
+The checkpoint holds the weights (``trainer.G.*``, and ``trainer.ema_G.average.*`` when
+the run kept an average of them: the generator then samples with the average, as the
+run's own grids did), the trainer's configuration (noise dimension, prior, conditioning)
+and the run's (the architecture; a checkpoint written before runs kept it is read with
+the ``config.json`` beside it). Nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from .backend import asarray, get_array_module, to_numpy
 from .models import join_label
 from .train.base import draw_noise
 
-__all__ = ["load_generator", "TrainedGenerator", "checkpoint_file"]
+__all__ = ["load_generator", "TrainedGenerator", "checkpoint_file", "load_generator_weights"]
+
+AVERAGE_PREFIX = "trainer.ema_G.average."   # Trainer.state_dict's, in a checkpoint
 
 
 def checkpoint_file(path) -> str:
@@ -36,6 +40,24 @@ def checkpoint_file(path) -> str:
     return path
 
 
+def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
+    """G's weights from a training checkpoint's ``arrays``: ``trainer.G.*``, then, when
+    ``averaged`` and the run kept one (``--ema``), the average of its parameters
+    (``trainer.ema_G.average.<i>``, in ``G.parameters()``' order; BatchNorm's running
+    statistics stay the trained G's). Returns True when the average was loaded."""
+    G.load_state_dict(arrays, prefix="trainer.G.")
+    params = [p for p, _ in G.parameters()]
+    keys = [f"{AVERAGE_PREFIX}{i}" for i in range(len(params))]
+    if not averaged or keys[0] not in arrays:
+        return False
+    for p, key in zip(params, keys):
+        if key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
+            raise checkpoint.CheckpointError(f"{key}: the average of G's weights does not "
+                                             f"match G (expected shape {tuple(p.shape)})")
+        p[...] = asarray(arrays[key], dtype=p.dtype)
+    return True
+
+
 class TrainedGenerator:
     """G of a finished (or interrupted) run, in eval mode (BatchNorm uses its running
     statistics).
@@ -47,16 +69,16 @@ class TrainedGenerator:
     (InfoGAN's (n_cat, n_cont), else (0, 0)), ``input_dim``
     (what ``__call__`` takes: noise_dim, plus n_cat + n_cont for InfoGAN, whose latent
     vector is [z, onehot(c_cat), c_cont]), ``run`` (the run configuration), ``epoch``
-    (epochs trained).
+    (epochs trained), ``averaged`` (True: the weights are the run's average of G's).
     """
 
     def __init__(self, net, noise_dim: int, n_classes: int, noise: str, run: dict, epoch: int,
-                 codes=(0, 0)):
+                 codes=(0, 0), averaged: bool = False):
         self.net = net.eval()
         self.noise_dim, self.n_classes, self.noise = noise_dim, n_classes, noise
         self.codes = tuple(codes)
         self.input_dim = noise_dim + sum(self.codes)
-        self.run, self.epoch = run, epoch
+        self.run, self.epoch, self.averaged = run, epoch, averaged
         self.value_range = (0, 1) if run.get("arch") == "goodfellow" else (-1, 1)
 
     def sample_noise(self, n: int, seed: int = 0):
@@ -100,9 +122,10 @@ class TrainedGenerator:
         return self(self.sample_noise(n, seed), labels)
 
 
-def load_generator(path) -> TrainedGenerator:
+def load_generator(path, averaged: bool = True) -> TrainedGenerator:
     """The generator of the run in folder ``path`` (or of the checkpoint file ``path``),
-    on the current backend. Raises FileNotFoundError when there is no checkpoint and
+    on the current backend: with the average of its weights when the run kept one and
+    ``averaged`` (the default; False gives the trained weights). Raises FileNotFoundError when there is no checkpoint and
     :class:`tinygan.checkpoint.CheckpointError` when it is not a training checkpoint."""
     ckpt = checkpoint_file(path)
     arrays, meta = checkpoint.load(ckpt)
@@ -120,7 +143,7 @@ def load_generator(path) -> TrainedGenerator:
         run["arch"] = "dcgan" if any(a.ndim == 4 for k, a in arrays.items()
                                      if k.startswith("trainer.G.")) else "mlp"
     G = runs.build_generator(run)
-    G.load_state_dict(arrays, prefix="trainer.G.")
+    used_average = load_generator_weights(G, arrays, averaged)
     k = config["n_classes"] if config["conditional"] else 0
     return TrainedGenerator(G, config["noise_dim"], k, config.get("noise", "normal"), run,
-                            int(meta.get("epoch", 0)), codes)
+                            int(meta.get("epoch", 0)), codes, used_average)

@@ -65,9 +65,11 @@ DEFAULTS = {
 #:              critic updates before each of the first 25 G updates and every 500th);
 #:              improved_wgan_training gan_mnist.py's Adam betas (0.5, 0.9) and batch 50
 #:   "default"  tinygan's: what measured best on the MNIST MLPs at a fixed budget
-#:              (benchmarks/recipe_ablation.py); gan keeps its paper's setting
+#:              (benchmarks/recipe_ablation.py, benchmarks/averaging.py); gan keeps its
+#:              paper's training setting; every loss samples from an average of G's weights
 RECIPE_NAMES = ("default", "paper", "authors")
 BATCH_SIZE = 64   # Arjovsky et al.'s m; DCGAN's minibatch
+EMA = 0.995       # the default recipe's average of G's weights (docs/recipes.md)
 RECIPES = {
     "paper": {},
     "authors": {
@@ -79,12 +81,14 @@ RECIPES = {
     # 50, warm-up, N(0, 0.02^2) weights and the conv critic did not help. nsgan, lsgan at
     # the default 5 epochs: Adam 5e-4 (nsgan: 2e-4, 3e-4, 7e-4, 1e-3, TTUR and G 5x D were
     # worse; lsgan diverged on one seed of three at 1e-3); the minimax gan diverged at
-    # 3e-4 and 5e-4 and keeps its paper's 2e-4
+    # 3e-4 and 5e-4 and keeps its paper's 2e-4. Every loss: samples from the average of
+    # G's weights, beta 0.995 (Yazici et al. 2019; it changes no training step)
     "default": {
-        "wgan": {"lr": 2e-4, "n_critic": 2},
-        "wgan-gp": {"lr": 2e-4, "n_critic": 2},
-        "nsgan": {"lr": 5e-4},
-        "lsgan": {"lr": 5e-4},
+        "gan": {"ema": EMA},
+        "wgan": {"lr": 2e-4, "n_critic": 2, "ema": EMA},
+        "wgan-gp": {"lr": 2e-4, "n_critic": 2, "ema": EMA},
+        "nsgan": {"lr": 5e-4, "ema": EMA},
+        "lsgan": {"lr": 5e-4, "ema": EMA},
     },
 }
 
@@ -106,7 +110,7 @@ RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
 ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
 OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}
 
-_TRAINER_KEYS = ("noise", "fake_labels", "separate_batches", "pack")   # Trainer's own defaults
+_TRAINER_KEYS = ("noise", "fake_labels", "separate_batches", "pack", "ema")   # Trainer's own defaults
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
            *_TRAINER_KEYS)
 _ALGORITHM_KEYS = {
@@ -126,7 +130,8 @@ def make_trainer(loss, G, D, noise_dim=100, conditional=False, n_classes=10, lr=
     ``optimizer`` ("adam" | "rmsprop" | "sgd"), ``betas``, ``momentum``, ``nesterov``,
     ``alpha``, ``eps``; ``noise`` ("normal" | "uniform" | "uniform_sqrt3"), ``fake_labels``
     ("real" | "uniform"), ``separate_batches``, ``pack`` (PacGAN's m: D sees m samples
-    concatenated; its input size must be m times the data's); per algorithm: ``k`` (gan,
+    concatenated; its input size must be m times the data's), ``ema`` (beta of the
+    average of G's weights that ``sample()`` draws from; 0, off); per algorithm: ``k`` (gan,
     nsgan, lsgan), ``update`` ("alternating" | "simultaneous") and ``d_loss_scale`` (gan,
     nsgan),
     ``n_critic``, ``clip``, ``warmup`` (wgan), ``n_critic``, ``lam``, ``one_sided``

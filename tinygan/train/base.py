@@ -18,7 +18,7 @@ import math
 from typing import NamedTuple
 
 
-from .. import checks
+from .. import checks, optim
 from ..backend import derived_seed, get_array_module, make_rng
 from ..losses import DiscriminatorLossGrad
 from ..models import join_label, split_input_grad
@@ -84,13 +84,20 @@ class Trainer(ConditionalLabels, TrainerState):
     losses are means over the B/m packs, and G's gradient dx (B/m, m d) is reshaped back
     to (B, d) (the concatenation's backward is the split). B must be a multiple of m, and
     D must take m times the input features. 1 is the plain GAN. Not with conditional.
+
+    ``ema`` (beta in [0, 1); 0, the default, is off): keep an exponential moving average
+    of G's weights, theta_bar <- beta theta_bar + (1 - beta) theta after every G update
+    (``optim.ExponentialAverage``, Yazici et al. 2019), and draw ``sample()``'s samples
+    from it. Training itself is unchanged: D always meets the trained G, never the
+    average. The average is in ``ema_G`` (None when off) and in the checkpoint.
     """
 
     loss_name = None     # "gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan"
     code_dim = 0         # G's inputs beyond z (and the label): InfoGAN's codes
 
     def __init__(self, G, D, opt_G, opt_D, noise_dim=100, conditional=False, n_classes=10,
-                 seed=0, noise="normal", fake_labels="real", separate_batches=None, pack=1):
+                 seed=0, noise="normal", fake_labels="real", separate_batches=None, pack=1,
+                 ema=0.0):
         where = type(self).__name__
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.noise_dim = checks.integer(noise_dim, "noise_dim", where, low=1)
@@ -100,6 +107,7 @@ class Trainer(ConditionalLabels, TrainerState):
         self.noise = checks.choice(noise, "noise", NOISES, where)
         self.fake_labels = checks.choice(fake_labels, "fake_labels", FAKE_LABELS, where)
         self.pack = checks.integer(pack, "pack", where, low=1)
+        self.ema = checks.unit_interval(ema, "ema", where)
         if self.pack > 1 and self.conditional:
             raise ValueError(f"{where}: pack > 1 (PacGAN) is for unconditional training; "
                              "a packed conditional D is not supported")
@@ -113,10 +121,12 @@ class Trainer(ConditionalLabels, TrainerState):
         self.d_steps = 0          # D / critic updates made (= calls of step())
         self._d_since_g = 0       # D updates since the last G update
         self._g_loss = None       # generator loss of the last G update (0-d array)
+        self.ema_G = optim.ExponentialAverage(G.parameters(), self.ema) if self.ema else None
         self.config = {"loss": self.loss_name, "noise_dim": self.noise_dim,
                        "conditional": self.conditional, "n_classes": self.n_classes,
                        "seed": self.seed, "noise": self.noise, "fake_labels": self.fake_labels,
-                       "separate_batches": self.separate_batches, "pack": self.pack}
+                       "separate_batches": self.separate_batches, "pack": self.pack,
+                       "ema": self.ema}
 
     def _check_generator_input(self, where):
         first = self.G.layers[0] if hasattr(self.G, "layers") else self.G
@@ -192,6 +202,8 @@ class Trainer(ConditionalLabels, TrainerState):
         if self._d_since_g >= self.d_updates_per_g():
             self._g_loss = self.generator_step(x_real.shape[0], y)
             self.g_steps += 1
+            if self.ema_G is not None:
+                self.ema_G.step()          # theta_bar <- beta theta_bar + (1 - beta) theta
             self._d_since_g = 0
         stats["g_loss"] = (self._g_loss if self._g_loss is not None
                            else _scalar(self.generator_loss(s_fake).value))
@@ -205,9 +217,10 @@ class Trainer(ConditionalLabels, TrainerState):
         return draw_noise(self.rng if rng is None else rng, self.noise, (m, self.noise_dim),
                           self.dtype)
 
-    def sample(self, n=None, z=None, y=None):
+    def sample(self, n=None, z=None, y=None, averaged=True):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running
-        statistics), then back in train mode.
+        statistics), then back in train mode; with G's averaged weights when the trainer
+        keeps them (``ema``) and ``averaged`` is True, else with the trained ones.
 
         Give ``n`` (noise drawn from a separate sampling generator, so sampling never
         changes the training run) or ``z`` (n, noise_dim). Conditional: ``y`` int labels
@@ -218,6 +231,9 @@ class Trainer(ConditionalLabels, TrainerState):
         if self.conditional:
             y = self._one_hot(get_array_module(z).arange(n) % self.n_classes if y is None else y, n)
             z = join_label(z, y)
+        if averaged and self.ema_G is not None:
+            with self.ema_G.swapped_in():
+                return self._eval_generator(z)
         return self._eval_generator(z)
 
     def _sampling_noise(self, n, z):

@@ -13,14 +13,17 @@ class TrainerState:
 
     def state_dict(self):
         """Flat {name: array}: ``G.<i>.<param>``, ``D.<i>.<param>`` (and BatchNorm
-        buffers), ``opt_G.<state>.<i>``, ``opt_D.<state>.<i>``. Arrays, not copies; the
-        optimisers' Python scalars (t, lr, betas, ...) go to ``meta()``."""
+        buffers), ``opt_G.<state>.<i>``, ``opt_D.<state>.<i>`` and, with ``ema``, G's
+        averaged weights ``ema_G.average.<i>`` (G.parameters()' order). The optimisers'
+        Python scalars (t, lr, betas, ...) go to ``meta()``."""
         return {**self.G.state_dict("G."), **self.D.state_dict("D."),
                 **{f"{name}.{key}": value for name, opt in self._named_optimizers()
                    for key, value in opt.state_dict().items() if hasattr(value, "shape")}}
 
     def _named_optimizers(self):
-        return (("opt_G", self.opt_G), ("opt_D", self.opt_D))
+        """The optimisers, and the average of G's weights (kept like an optimiser's state)."""
+        named = (("opt_G", self.opt_G), ("opt_D", self.opt_D))
+        return named if self.ema_G is None else named + (("ema_G", self.ema_G),)
 
     def meta(self):
         """JSON-able: loss, config, counters, optimiser scalars, generator states.
@@ -55,7 +58,7 @@ class TrainerState:
                              f"this one is {self.loss_name!r}")
         # the optimisers' hyperparameters are restored with their state (a schedule may
         # have changed lr), so only the optimiser kind must agree
-        saved, mine = dict(meta["config"]), dict(self.config)
+        saved, mine = {"ema": 0.0, **meta["config"]}, dict(self.config)   # older: no average
         saved_opt, my_opt = saved.pop("optimizer", None), mine.pop("optimizer", None)
         differ = {k: (v, mine.get(k)) for k, v in saved.items() if mine.get(k) != v}
         if saved_opt and my_opt and saved_opt["kind"] != my_opt["kind"]:
