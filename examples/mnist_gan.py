@@ -62,22 +62,24 @@ RECIPES = ("default", "paper", "authors")
 
 def _recipe_help() -> str:
     return ("named setting of the trainer and minibatch (explicit --lr, --n-critic, "
-            "--batch-size override it). paper: each paper's algorithm box (for wgan "
+            "--batch-size, --ema override it). paper: each paper's algorithm box (for wgan "
             "Arjovsky et al. 2017, Alg. 1: RMSProp 5e-5, clip 0.01, n_critic 5, m 64; for wgan-gp "
             "Gulrajani et al. 2017, Alg. 1: Adam 1e-4, betas (0, 0.9), lambda 10, n_critic 5, "
             "m 64). authors: the authors' released code (wgan: the paper's box plus the critic "
             "warm-up of WassersteinGAN main.py, 100 critic updates for the first 25 and every "
             "500th G update; wgan-gp: gan_mnist.py's Adam betas (0.5, 0.9) and m 50). default: "
             "tinygan's, the setting that measured best on the MLPs (docs/recipes.md): "
-            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's. gan uses its "
+            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's. gan trains with its "
             "paper's setting in every recipe, and paper and authors give nsgan and lsgan "
-            "theirs (Adam 2e-4, (0.5, 0.999))")
+            "theirs (Adam 2e-4, (0.5, 0.999)); the papers keep no average of G's weights")
 
 
 # What --recipe default changes from the paper's box, per loss (docs/recipes.md).
 DEFAULT_RECIPE_TEXT = ("for wgan and wgan-gp the paper's box with lr 2e-4 and n_critic 2 (RMSProp "
                        "and clip 0.01 for wgan; Adam betas (0, 0.9) and lambda 10 for wgan-gp); "
-                       "for nsgan and lsgan (and the conditional GAN) Adam 5e-4 instead of 2e-4")
+                       "for nsgan and lsgan (and the conditional GAN) Adam 5e-4 instead of 2e-4; "
+                       "for every loss, samples drawn from the average of G's weights, "
+                       "--ema 0.995")
 
 # Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
 # everything --arch goodfellow brings along (docs/design-notes.md, "Goodfellow et al.'s

@@ -40,7 +40,7 @@ def test_mnist_gan_help():
     for option in ("--loss", "--arch", "--conditional", "--epochs", "--batch-size", "--lr",
                    "--seed", "--backend", "--out", "--resume", "--data-dir", "--n-critic",
                    "--limit", "--n-samples", "--log-every", "--spectral-norm", "--code-accuracy",
-                   "--recipe"):
+                   "--recipe", "--ema"):
         assert option in r.stdout
     assert "wgan-gp" in r.stdout and "dcgan" in r.stdout and "infogan" in r.stdout
 
@@ -50,6 +50,8 @@ def test_mnist_gan_bad_arguments():
     assert r.returncode == 2 and "--epochs must be >= 1" in r.stderr
     r = run(MNIST_GAN, "--loss", "vae")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = run(MNIST_GAN, "--ema", "1")
+    assert r.returncode == 2 and "--ema must be in [0, 1)" in r.stderr
 
 
 def test_mnist_gan_missing_data_is_a_clear_error(tmp_path):
@@ -76,7 +78,8 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     s = numpy.load(out / "samples.npy", allow_pickle=False)
     assert s.shape == (100, 784) and s.dtype == numpy.float32
     assert -1 <= s.min() < s.max() <= 1
-    assert json.loads((out / "config.json").read_text())["limit"] == 1024
+    config = json.loads((out / "config.json").read_text())
+    assert config["limit"] == 1024 and config["ema"] == 0.995      # the default recipe's
 
     r = run(MNIST_GAN, "--limit", 1024, "--epochs", 2, "--n-samples", 10, "--out", out,
             "--resume", "--no-progress", env=env)
@@ -89,6 +92,9 @@ def test_mnist_gan_short_real_run_and_resume(mnist_dir, tmp_path):
     r = run(MNIST_GAN, "--limit", 1024, "--epochs", 3, "--seed", 1, "--out", out, "--resume",
             env=env)
     assert r.returncode == 2 and "seed" in r.stderr and "Traceback" not in r.stderr
+    r = run(MNIST_GAN, "--limit", 1024, "--epochs", 3, "--ema", 0, "--out", out, "--resume",
+            env=env)
+    assert r.returncode == 2 and "ema" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_mnist_gan_recipe_and_architecture_names_are_the_packages():

@@ -186,3 +186,21 @@ def test_clear_run_takes_the_sample_folder_with_the_run(tmp_path):
     (tmp_path / "sample" / "grid.png").write_bytes(b"x")
     assert clear_run(tmp_path) == [os.path.join("sample", "grid.png")]
     assert os.listdir(tmp_path / "sample") == ["mine.png"]
+
+
+def test_a_run_from_before_the_average_of_g_resumes_without_one(mnist_dir, tmp_path):
+    """A checkpoint whose run and trainer configurations name no ``ema`` (written before
+    tinygan kept an average of G's weights) resumes as it was trained: without one."""
+    out, env = tmp_path / "run", data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--ema", 0, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    assert not any(k.startswith("trainer.ema_G.") for k in arrays)
+    for conf in (meta["run"], meta["trainer"]["config"]):
+        del conf["ema"]
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    with open(out / "config.json", "w") as f:
+        json.dump(meta["run"], f)
+    r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    assert config(out)["ema"] == 0.0 and "epoch 2/2" in r.stdout

@@ -1,5 +1,6 @@
 """A trained generator one call away: tinygan.trained.load_generator, examples/sample.py,
 and tinygan.export's PyTorch state dicts (checked against torch.nn when installed)."""
+import contextlib
 import os
 
 import numpy
@@ -25,6 +26,7 @@ def make_run(folder, arch, loss, conditional, n=64):
     config = {"format": runs.RUN_FORMAT, "arch": arch, "loss": loss, "conditional": conditional,
               "noise_dim": 100, "n_classes": 10}
     options = {"wgan-gp": {"n_critic": 1}, "infogan": {"n_cat": 10, "n_cont": 2}}.get(loss, {})
+    options["ema"] = 0.5 if loss in ("lsgan", "infogan", "wgan-gp") else 0.0   # G's average
     config.update({k: v for k, v in options.items() if k != "n_critic"})
     G, D = runs.build_models(config, backend.make_rng(0))
     trainer = make_trainer(loss, G, D, noise_dim=100, conditional=conditional, n_classes=10,
@@ -64,14 +66,23 @@ def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, runs_dir, arch, 
     assert is_flat(gen.net.parameters())           # loaded into the views of one buffer
     z = gen.sample_noise(12, seed=3)
     labels = xp.arange(12) % 10 if conditional else None
-    if loss == "infogan":    # the latent vector is [z, onehot(c_cat), c_cont]
+
+    def drawn_by_trainer(averaged=True):
+        if loss == "infogan":    # the latent vector is [z, onehot(c_cat), c_cont]
+            return trainer.sample(z=z[:, :100], c_cat=z[:, 100:110].argmax(axis=1),
+                                  c_cont=z[:, 110:], averaged=averaged)
+        return trainer.sample(z=z, y=labels, averaged=averaged)
+
+    if loss == "infogan":
         assert gen.codes == (10, 2) and z.shape == (12, 112)
-        want = trainer.sample(z=z[:, :100], c_cat=z[:, 100:110].argmax(axis=1),
-                              c_cont=z[:, 110:])
-    else:
-        want = trainer.sample(z=z, y=labels)
-    want = to_numpy(want).reshape(12, 784)
+    want = to_numpy(drawn_by_trainer()).reshape(12, 784)
     numpy.testing.assert_allclose(gen(z, labels), want, rtol=1e-6, atol=1e-6)
+    assert gen.averaged == bool(trainer.ema)     # the average, as the run's own samples
+    if trainer.ema:
+        raw = load_generator(tmp_path, averaged=False)
+        want_raw = to_numpy(drawn_by_trainer(averaged=False)).reshape(12, 784)
+        assert not raw.averaged and not numpy.allclose(want_raw, want, atol=1e-4)
+        numpy.testing.assert_allclose(raw(z, labels), want_raw, rtol=1e-6, atol=1e-6)
     again = load_generator(tmp_path / "checkpoint.npz")
     numpy.testing.assert_array_equal(again.sample(5, seed=1), gen.sample(5, seed=1))
     assert gen.sample(5, seed=1).shape == (5, 784)
@@ -174,8 +185,10 @@ def test_torch_export_gives_the_same_outputs(runs_dir, arch, loss, conditional):
     with torch.no_grad():
         g_torch = tG(torch.from_numpy(z_in)).numpy()
         d_torch = tD(torch.from_numpy(x_in)).numpy()
-    numpy.testing.assert_allclose(g_torch.reshape(16, -1), G.forward(z_in).reshape(16, -1),
-                                  rtol=1e-4, atol=2e-5)
+    # G's export is the average of its weights when the run kept one, as load_generator's
+    with trainer.ema_G.swapped_in() if trainer.ema_G else contextlib.nullcontext():
+        g_ours = G.forward(z_in).reshape(16, -1)
+    numpy.testing.assert_allclose(g_torch.reshape(16, -1), g_ours, rtol=1e-4, atol=2e-5)
     numpy.testing.assert_allclose(d_torch, D.forward(x_in), rtol=1e-4, atol=2e-5)
     if arch == "dcgan":
         bn = G.layers[1]

@@ -231,10 +231,7 @@ class Trainer(ConditionalLabels, TrainerState):
         if self.conditional:
             y = self._one_hot(get_array_module(z).arange(n) % self.n_classes if y is None else y, n)
             z = join_label(z, y)
-        if averaged and self.ema_G is not None:
-            with self.ema_G.swapped_in():
-                return self._eval_generator(z)
-        return self._eval_generator(z)
+        return self._eval_generator(z, averaged)
 
     def _sampling_noise(self, n, z):
         """The given z (checked), or n draws from the sampling generator."""
@@ -247,8 +244,12 @@ class Trainer(ConditionalLabels, TrainerState):
                              f"got {tuple(z.shape)}")
         return z
 
-    def _eval_generator(self, g_input):
-        """G(g_input) in eval mode (BatchNorm's running statistics), then train mode again."""
+    def _eval_generator(self, g_input, averaged=True):
+        """G(g_input) in eval mode (BatchNorm's running statistics), then train mode again;
+        with the average of G's weights swapped in when there is one and ``averaged``."""
+        if averaged and self.ema_G is not None:
+            with self.ema_G.swapped_in():
+                return self._eval_generator(g_input, averaged=False)
         self.G.eval()
         try:
             return self.G.forward(g_input)

@@ -152,10 +152,11 @@ class InfoGAN(GAN):
         self.opt_G.step()
         return _scalar(gl.value + info)
 
-    def sample(self, n=None, z=None, y=None, c_cat=None, c_cont=None):
+    def sample(self, n=None, z=None, y=None, c_cat=None, c_cont=None, averaged=True):
         """x = G([z, onehot(c_cat), c_cont]) in eval mode. With ``n``, z and the codes
         not given are drawn from the sampling generator; with ``z`` given, the codes
-        default to c_cat = arange(n) % K and c_cont = 0 (grids: one column per category)."""
+        default to c_cat = arange(n) % K and c_cont = 0 (grids: one column per category).
+        ``averaged``: with the average of G's weights when kept (``ema``), as ``Trainer``."""
         if y is not None:
             raise ValueError("InfoGAN.sample: the trainer is not conditional (give c_cat)")
         drawn = z is None
@@ -171,4 +172,4 @@ class InfoGAN(GAN):
         if tuple(c_cat.shape) != (n,) or tuple(c_cont.shape) != (n, self.n_cont):
             raise ValueError(f"InfoGAN.sample: expected c_cat ({n},) and c_cont ({n}, "
                              f"{self.n_cont}), got {tuple(c_cat.shape)}, {tuple(c_cont.shape)}")
-        return self._eval_generator(self.generator_input(z, c_cat, c_cont))
+        return self._eval_generator(self.generator_input(z, c_cat, c_cont), averaged)
