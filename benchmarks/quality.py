@@ -93,6 +93,10 @@ def parse_args(argv=None):
     p.add_argument("--recipe", choices=RECIPE_NAMES, default="default",
                    help="the cells' named setting (tinygan.train.recipe; default: default, as "
                         "examples/mnist_gan.py); a cell saved with another setting is refused")
+    p.add_argument("--ema", type=float, default=None, metavar="BETA",
+                   help="the average of G's weights the cells sample from (as mnist_gan.py "
+                        "--ema; 0: G's own weights, as every cell before tinygan kept an "
+                        "average; default: the recipe's)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     a = p.parse_args(argv)
     a.algos = ([s.strip() for s in a.algos.split(",") if s.strip()] if a.algos is not None
@@ -112,6 +116,8 @@ def parse_args(argv=None):
         p.error(f"--seeds must name at least one seed >= 0, got {a.seeds}")
     if not a.report and (not a.steps or a.steps[0] < 1):
         p.error(f"--steps must name at least one mark >= 1, got {a.steps}")
+    if a.ema is not None and not 0 <= a.ema < 1:
+        p.error(f"--ema must be in [0, 1), got {a.ema}")
     if a.seconds and a.seconds[0] <= 0:
         p.error(f"--seconds marks must be > 0, got {a.seconds}")
     for name in ("n_samples", "train_subset"):
@@ -122,9 +128,10 @@ def parse_args(argv=None):
 
 
 # -- one cell ---------------------------------------------------------------------------
-def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default"):
+def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default", ema=None):
     """(trainer, minibatches) as ``examples/mnist_gan.py --loss L --arch A --seed N
-    --recipe R`` builds them (tinygan.train.recipe)."""
+    --recipe R [--ema BETA]`` builds them (tinygan.train.recipe; ``ema`` None: the
+    recipe's)."""
     from tinygan import backend, runs
     from tinygan.data import Minibatches
     from tinygan.train import make_trainer, recipe
@@ -135,6 +142,8 @@ def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "defaul
     G, D = runs.build_models(run, backend.make_rng(seed), x=x)
     options = recipe(loss, recipe_name, mlp=(arch == "mlp"))
     batch_size, lr = options.pop("batch_size"), options.pop("lr", None)
+    if ema is not None:
+        options["ema"] = ema
     trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, conditional=conditional,
                            n_classes=N_CLASSES, lr=lr, seed=seed, **options)
     return trainer, Minibatches(x, y if conditional else None, batch_size=batch_size, seed=seed)
@@ -217,7 +226,7 @@ def run_cell(algo, arch, seed, x, y, a, command: str, log=None) -> dict:
     folder = cell_dir(a.dir, arch, algo, seed)
     os.makedirs(folder, exist_ok=True)
     backend.set_backend(a.backend, seed=seed)
-    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe)
+    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe, a.ema)
     config = {"algo": algo, "loss": ALGOS[algo][0], "conditional": ALGOS[algo][1], "arch": arch,
               "seed": seed, "recipe": a.recipe, "batch_size": batches.batch_size,
               "train_subset": a.train_subset, "n_samples": a.n_samples,

@@ -47,10 +47,12 @@ def test_a_cell_is_the_example_default_run(algo):
 def test_a_cell_takes_the_named_recipe():
     x, y = numpy.zeros((128, 784), numpy.float32), numpy.arange(128) % 10
     backend.set_backend("numpy", seed=0)
-    for name, lr in (("default", 5e-4), ("paper", 2e-4)):
+    for name, lr, ema in (("default", 5e-4, 0.995), ("paper", 2e-4, 0.0)):
         trainer, _ = quality.build_cell("nsgan", "mlp", 0, x, y, name)
-        assert trainer.opt_G.lr == trainer.opt_D.lr == lr
+        assert trainer.opt_G.lr == trainer.opt_D.lr == lr and trainer.ema == ema
+    assert quality.build_cell("nsgan", "mlp", 0, x, y, "default", ema=0.0)[0].ema_G is None
     assert quality.parse_args(["--recipe", "paper"]).recipe == "paper"
+    assert quality.parse_args(["--ema", "0"]).ema == 0.0
 
 
 def test_tiny_study_resumes_bit_identically_and_reports(mnist_dir, tmp_path):
