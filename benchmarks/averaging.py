@@ -4,14 +4,15 @@ several decays beta at once, over seeds.
     python benchmarks/averaging.py --algos nsgan,cgan --seeds 0,1,2 --steps 2342,4685 \
         --betas 0.99,0.995,0.999 --dir runs/averaging --out benchmarks/averaging.md
 
-Each cell trains as ``examples/mnist_gan.py --loss L [--conditional] --seed N`` does with
-the ``default`` recipe (``quality.build_cell``) and keeps, beside the trainer, one
+Each cell trains as ``examples/mnist_gan.py --loss L [--conditional] --seed N --ema 0``
+does with the ``default`` recipe (``quality.build_cell``) and keeps, beside the trainer, one
 exponential moving average of G's weights per beta (``tinygan.optim.ExponentialAverage``,
 theta_bar <- beta theta_bar + (1 - beta) theta after each G update, from theta_bar_0 =
 theta_0). An average changes no training step, so one run scores every beta: at each mark
 the FID of G's own weights ("none") and of each average swapped in, each from the same
 ``--n-samples`` noise draws (``quality.eval_samples``, FID on tinygan's MNIST classifier
-against the test digits). A cell's results go to DIR/<algo>/seed<N>.json (atomically) when
+against the test digits). "CPU s" is the CPU time of the trainer's steps alone, not of
+the averages' updates. A cell's results go to DIR/<algo>/seed<N>.json (atomically) when
 it ends; a finished cell is not trained again. Mean +- standard error over seeds in the
 table.
 """
@@ -65,9 +66,11 @@ def parse_args(argv=None):
 
 def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
     """Train one cell to the last mark; {"points": [{"g_steps", "cpu_s", "none", "<beta>"...}]}."""
+    from tinygan import backend
     from tinygan.optim import ExponentialAverage
 
-    trainer, batches = build_cell(algo, "mlp", seed, x, y)
+    backend.set_backend("numpy", seed=seed)
+    trainer, batches = build_cell(algo, "mlp", seed, x, y, ema=0.0)   # the averages are ours
     averages = {b: ExponentialAverage(trainer.G.parameters(), b) for b in a.betas}
     marks, points, cpu = list(a.steps), [], 0.0
     while marks:
@@ -75,10 +78,10 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
             t0 = time.process_time()
             g_steps = trainer.g_steps
             trainer.step(xb, yb if trainer.conditional else None)
+            cpu += time.process_time() - t0
             if trainer.g_steps != g_steps:
                 for average in averages.values():
                     average.step()
-            cpu += time.process_time() - t0
             if trainer.g_steps < marks[0]:
                 continue
             point = {"g_steps": trainer.g_steps, "cpu_s": cpu,

@@ -249,7 +249,9 @@ def _recipe_value(run: dict, key: str):
 
     options = recipe(run["loss"], run["recipe"], mlp=(run["arch"] == "mlp"))
     key = _schedule_key(run["loss"]) if key == "n_critic" else key
-    return options[key] if key in options else PAPER[run["loss"]].get(key, 0.0)
+    if key in options:
+        return options[key]
+    return 0.0 if key == "ema" else PAPER[run["loss"]][key]      # the papers keep no average
 
 
 def _trainer_options(run: dict) -> dict:

@@ -122,3 +122,23 @@ def test_sngan_is_the_dcgan_run_with_spectral_norm():
                                   backend.make_rng(0))[1]
     for k, v in reference.state_dict().items():
         numpy.testing.assert_array_equal(trainer.D.state_dict()[k], v)
+
+
+def test_averaging_benchmark_scores_every_beta_from_one_run(mnist_dir, tmp_path):
+    """benchmarks/averaging.py: G's own weights and one average per beta at each mark; a
+    finished cell is read back, not trained again."""
+    import averaging
+
+    args = ["--algos", "nsgan", "--seeds", "0", "--steps", "2,3", "--betas", "0.5,0.9",
+            "--n-samples", "50", "--train-subset", "128", "--dir", str(tmp_path),
+            "--out", str(tmp_path / "table.md")]
+    assert averaging.main(args) == 0
+    with open(tmp_path / "nsgan" / "seed0.json") as f:
+        cell = json.load(f)
+    assert [p["g_steps"] for p in cell["points"]] == [2, 3]
+    point = cell["points"][-1]
+    assert {"none", "0.5", "0.9"} <= set(point) and point["0.5"] != point["none"]
+    table = (tmp_path / "table.md").read_text()
+    assert "| nsgan | 3 |" in table and "beta 0.9" in table
+    mtime = os.path.getmtime(tmp_path / "nsgan" / "seed0.json")
+    assert averaging.main(args) == 0 and os.path.getmtime(tmp_path / "nsgan" / "seed0.json") == mtime

@@ -405,7 +405,28 @@ def test_averaging_leaves_training_unchanged_and_samples_from_the_average(xp):
     for (p, _), a in zip(avg.G.parameters(), avg.ema_G.state["average"]):
         p[...] = a
     assert bool(xp.array_equal(drawn, avg.G.eval().forward(z)))
-    assert plain.ema_G is None and plain.config["ema"] == 0.0 and avg.config["ema"] == 0.9
+    assert plain.ema_G is None and "ema" not in plain.config and avg.config["ema"] == 0.9
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_the_average_moves_after_every_generator_update(xp, update):
+    """Both of GAN's update schemes (the simultaneous one is Goodfellow et al.'s code)."""
+    x = toy_batch(xp)
+    t = tiny(xp, "nsgan", update=update, ema=0.9)
+    theta_bar = [p.astype(xp.float64) for p in snapshot(t.G)]
+    for _ in range(3):
+        t.step(x)
+        theta_bar = [0.9 * b + 0.1 * p for b, p in zip(theta_bar, snapshot(t.G))]
+    assert t.g_steps == t.ema_G.t == 3
+    for b, a in zip(theta_bar, t.ema_G.state["average"]):
+        assert float(xp.abs(b - a).max()) < 1e-6 * (1 + float(xp.abs(b).max()))
+
+
+def test_the_average_refuses_a_batchnorm_generator(xp):
+    G = models.dcgan_generator(100, rng=xp.random.default_rng(0))
+    D = models.dcgan_discriminator(rng=xp.random.default_rng(1))
+    with pytest.raises(ValueError, match="BatchNorm"):
+        train.make_trainer("nsgan", G, D, ema=0.99)
 
 
 def test_resume_keeps_the_average_and_refuses_another_ema(xp, tmp_path):
@@ -427,12 +448,11 @@ def test_resume_keeps_the_average_and_refuses_another_ema(xp, tmp_path):
         tiny(xp, "wgan-gp", ema=0.9, n_critic=2).load_state_dict(arrays, meta)
     with pytest.raises(ValueError, match="ema"):
         tiny(xp, "wgan-gp", n_critic=2).load_state_dict(arrays, meta)
-    plain = tiny(xp, "wgan-gp", n_critic=2)           # a checkpoint from before averaging
-    old_meta = plain.meta()
-    del old_meta["config"]["ema"]
-    tiny(xp, "wgan-gp", n_critic=2).load_state_dict(plain.state_dict(), old_meta)
+    plain = tiny(xp, "wgan-gp", n_critic=2)   # no average: its config is as before averaging
+    assert "ema" not in plain.meta()["config"]
+    tiny(xp, "wgan-gp", n_critic=2).load_state_dict(plain.state_dict(), plain.meta())
     with pytest.raises(ValueError, match="ema"):
-        tiny(xp, "wgan-gp", n_critic=2, ema=0.5).load_state_dict(plain.state_dict(), old_meta)
+        tiny(xp, "wgan-gp", n_critic=2, ema=0.5).load_state_dict(plain.state_dict(), plain.meta())
 
 
 # -- checkpoints --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def make_run(folder, arch, loss, conditional, n=64):
     config = {"format": runs.RUN_FORMAT, "arch": arch, "loss": loss, "conditional": conditional,
               "noise_dim": 100, "n_classes": 10}
     options = {"wgan-gp": {"n_critic": 1}, "infogan": {"n_cat": 10, "n_cont": 2}}.get(loss, {})
-    options["ema"] = 0.5 if loss in ("lsgan", "infogan", "wgan-gp") else 0.0   # G's average
+    options["ema"] = 0.5 if loss in ("lsgan", "infogan") else 0.0   # G's average (MLPs)
     config.update({k: v for k, v in options.items() if k != "n_critic"})
     G, D = runs.build_models(config, backend.make_rng(0))
     trainer = make_trainer(loss, G, D, noise_dim=100, conditional=conditional, n_classes=10,

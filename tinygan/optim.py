@@ -38,9 +38,9 @@ Why it looks the way it does:
 * On the GPU each update is one fused kernel per run of params (one per flat buffer)
   instead of up to 13 per parameter array:
   the update functions below (``sgd``, ``sgd_momentum``, ``sgd_nesterov``, ``rmsprop``,
-  ``adam``) each have their CUDA body above them, and take the scalars that
-  ``_step_scalars`` computes once per step on the host (1 - b1 and friends, in double
-  precision, then cast to the arrays' dtype), so the two agree to rounding.
+  ``adam``, ``exponential_average``) each have their CUDA body above them, and take the
+  scalars that ``_step_scalars`` computes once per step on the host (1 - b1 and friends,
+  in double precision, then cast to the arrays' dtype), so the two agree to rounding.
 """
 from __future__ import annotations
 
@@ -503,9 +503,9 @@ class ExponentialAverage(Optimizer):
         """Inside the block the parameters hold theta_bar; after it, theta again, bit for
         bit (kept in a copy meanwhile)."""
         kept = [run.param.copy() for run in self._runs]
-        for run in self._runs:
-            run.param[...] = run.state["average"]
         try:
+            for run in self._runs:
+                run.param[...] = run.state["average"]
             yield self
         finally:
             for run, theta in zip(self._runs, kept):

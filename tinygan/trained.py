@@ -50,10 +50,12 @@ def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     keys = [f"{AVERAGE_PREFIX}{i}" for i in range(len(params))]
     if not averaged or keys[0] not in arrays:
         return False
+    stored = sum(k.startswith(AVERAGE_PREFIX) for k in arrays)
     for p, key in zip(params, keys):
-        if key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
-            raise checkpoint.CheckpointError(f"{key}: the average of G's weights does not "
-                                             f"match G (expected shape {tuple(p.shape)})")
+        if stored != len(params) or key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
+            raise checkpoint.CheckpointError(
+                f"{key}: the average of G's weights does not match G ({stored} arrays for "
+                f"{len(params)} parameters; expected shape {tuple(p.shape)})")
         p[...] = asarray(arrays[key], dtype=p.dtype)
     return True
 
@@ -125,7 +127,8 @@ class TrainedGenerator:
 def load_generator(path, averaged: bool = True) -> TrainedGenerator:
     """The generator of the run in folder ``path`` (or of the checkpoint file ``path``),
     on the current backend: with the average of its weights when the run kept one and
-    ``averaged`` (the default; False gives the trained weights). Raises FileNotFoundError when there is no checkpoint and
+    ``averaged`` (the default; False gives the trained weights). Raises
+    FileNotFoundError when there is no checkpoint and
     :class:`tinygan.checkpoint.CheckpointError` when it is not a training checkpoint."""
     ckpt = checkpoint_file(path)
     arrays, meta = checkpoint.load(ckpt)

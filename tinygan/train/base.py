@@ -108,6 +108,10 @@ class Trainer(ConditionalLabels, TrainerState):
         self.fake_labels = checks.choice(fake_labels, "fake_labels", FAKE_LABELS, where)
         self.pack = checks.integer(pack, "pack", where, low=1)
         self.ema = checks.unit_interval(ema, "ema", where)
+        if self.ema and G.mixes_samples:
+            raise ValueError(f"{where}: ema (an average of G's weights) needs a generator "
+                             "without BatchNorm: BatchNorm's running statistics belong to "
+                             "the trained weights, not to their average")
         if self.pack > 1 and self.conditional:
             raise ValueError(f"{where}: pack > 1 (PacGAN) is for unconditional training; "
                              "a packed conditional D is not supported")
@@ -125,8 +129,9 @@ class Trainer(ConditionalLabels, TrainerState):
         self.config = {"loss": self.loss_name, "noise_dim": self.noise_dim,
                        "conditional": self.conditional, "n_classes": self.n_classes,
                        "seed": self.seed, "noise": self.noise, "fake_labels": self.fake_labels,
-                       "separate_batches": self.separate_batches, "pack": self.pack,
-                       "ema": self.ema}
+                       "separate_batches": self.separate_batches, "pack": self.pack}
+        if self.ema:                  # configs without an average stay as they were
+            self.config["ema"] = self.ema
 
     def _check_generator_input(self, where):
         first = self.G.layers[0] if hasattr(self.G, "layers") else self.G
@@ -201,15 +206,20 @@ class Trainer(ConditionalLabels, TrainerState):
         self._d_since_g += 1
         if self._d_since_g >= self.d_updates_per_g():
             self._g_loss = self.generator_step(x_real.shape[0], y)
-            self.g_steps += 1
-            if self.ema_G is not None:
-                self.ema_G.step()          # theta_bar <- beta theta_bar + (1 - beta) theta
+            self._generator_updated()
             self._d_since_g = 0
         stats["g_loss"] = (self._g_loss if self._g_loss is not None
                            else _scalar(self.generator_loss(s_fake).value))
         return stats
 
     __call__ = step
+
+    def _generator_updated(self):
+        """After every G update (each algorithm's step calls it): count it, and move the
+        average of G's weights, theta_bar <- beta theta_bar + (1 - beta) theta."""
+        self.g_steps += 1
+        if self.ema_G is not None:
+            self.ema_G.step()
 
     def sample_noise(self, m, rng=None):
         """z ~ p_z, shape (m, noise_dim), G's dtype, from ``rng`` (default: training's)."""

@@ -92,8 +92,8 @@ class GAN(Algorithm1):
             return super().step(x_real, y_real)
         stats = self.simultaneous_step(x_real, self._labels(x_real, y_real))
         self.d_steps += 1
-        self.g_steps += 1
         self._g_loss = stats["g_loss"]
+        self._generator_updated()
         return stats
 
     __call__ = step

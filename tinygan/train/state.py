@@ -58,7 +58,11 @@ class TrainerState:
                              f"this one is {self.loss_name!r}")
         # the optimisers' hyperparameters are restored with their state (a schedule may
         # have changed lr), so only the optimiser kind must agree
-        saved, mine = {"ema": 0.0, **meta["config"]}, dict(self.config)   # older: no average
+        saved, mine = dict(meta["config"]), dict(self.config)
+        if saved.get("ema", 0.0) != mine.get("ema", 0.0):     # absent: no average kept
+            raise ValueError(f"{where}: the checkpoint's average of G's weights has ema = "
+                             f"{saved.get('ema', 0.0)}, this trainer's {mine.get('ema', 0.0)} "
+                             "(0: none)")
         saved_opt, my_opt = saved.pop("optimizer", None), mine.pop("optimizer", None)
         differ = {k: (v, mine.get(k)) for k, v in saved.items() if mine.get(k) != v}
         if saved_opt and my_opt and saved_opt["kind"] != my_opt["kind"]:
