@@ -80,6 +80,7 @@ CONFIGS = {
     "lsgan/lr1e-3": ("lsgan", {"lr": 1e-3}, {}, "exploration: 5x DCGAN's lr, both networks"),
     "lsgan/lr7e-4": ("lsgan", {"lr": 7e-4}, {}, "exploration: 3.5x DCGAN's lr, both networks"),
     "wgan-gp/lr5e-4": ("wgan-gp", {"lr": 5e-4}, {}, "exploration: 5x the paper's alpha"),
+    "wgan/lr5e-4": ("wgan", {"lr": 5e-4}, {}, "exploration: 10x the paper's alpha"),
     **{f"{loss}/ema": (loss, {"ema": 0.995}, {},
                        "Yazici et al. 2019: samples from the average of G's weights, beta "
                        "0.995 (tinygan's default)")

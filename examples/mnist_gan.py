@@ -78,8 +78,8 @@ def _recipe_help() -> str:
 DEFAULT_RECIPE_TEXT = ("for wgan and wgan-gp the paper's box with lr 2e-4 and n_critic 2 (RMSProp "
                        "and clip 0.01 for wgan; Adam betas (0, 0.9) and lambda 10 for wgan-gp); "
                        "for nsgan and lsgan (and the conditional GAN) Adam 5e-4 instead of 2e-4; "
-                       "for every loss, samples drawn from the average of G's weights, "
-                       "--ema 0.995")
+                       "for every loss but infogan, samples drawn from the average of G's "
+                       "weights, --ema 0.995")
 
 # Goodfellow et al. 2014's MNIST run, from their code's mnist.yaml (goodfeli/adversarial):
 # everything --arch goodfellow brings along (docs/design-notes.md, "Goodfellow et al.'s
@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw samples (grids, samples.npy, the saved generator) from an "
                         "exponential moving average of G's weights, theta_bar <- BETA "
                         "theta_bar + (1 - BETA) theta after each G update; 0 is off "
-                        "(default: the recipe's, 0.995 on the MLPs; the papers keep no "
-                        "average)")
+                        "(default: the recipe's, 0.995 on the MLPs but for infogan; the "
+                        "papers keep no average; refused for a BatchNorm generator, whose "
+                        "running statistics belong to the trained weights)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the weights, noise and data order (default: 0)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,

@@ -66,7 +66,8 @@ DEFAULTS = {
 #:              improved_wgan_training gan_mnist.py's Adam betas (0.5, 0.9) and batch 50
 #:   "default"  tinygan's: what measured best on the MNIST MLPs at a fixed budget
 #:              (benchmarks/recipe_ablation.py, benchmarks/averaging.py); gan keeps its
-#:              paper's training setting; every loss samples from an average of G's weights
+#:              paper's training setting; every loss but infogan samples from an average
+#:              of G's weights
 RECIPE_NAMES = ("default", "paper", "authors")
 BATCH_SIZE = 64   # Arjovsky et al.'s m; DCGAN's minibatch
 EMA = 0.995       # the default recipe's average of G's weights (docs/recipes.md)
@@ -81,8 +82,9 @@ RECIPES = {
     # 50, warm-up, N(0, 0.02^2) weights and the conv critic did not help. nsgan, lsgan at
     # the default 5 epochs: Adam 5e-4 (nsgan: 2e-4, 3e-4, 7e-4, 1e-3, TTUR and G 5x D were
     # worse; lsgan diverged on one seed of three at 1e-3); the minimax gan diverged at
-    # 3e-4 and 5e-4 and keeps its paper's 2e-4. Every loss: samples from the average of
-    # G's weights, beta 0.995 (Yazici et al. 2019; it changes no training step)
+    # 3e-4 and 5e-4 and keeps its paper's 2e-4. Every loss but infogan (not measured):
+    # samples from the average of G's weights, beta 0.995 (Yazici et al. 2019; it changes
+    # no training step; benchmarks/averaging.py)
     "default": {
         "gan": {"ema": EMA},
         "wgan": {"lr": 2e-4, "n_critic": 2, "ema": EMA},
