@@ -75,9 +75,10 @@ def _recipe_help() -> str:
 
 
 # What --recipe default changes from the paper's box, per loss (docs/recipes.md).
-DEFAULT_RECIPE_TEXT = ("for wgan and wgan-gp the paper's box with lr 2e-4 and n_critic 2 (RMSProp "
-                       "and clip 0.01 for wgan; Adam betas (0, 0.9) and lambda 10 for wgan-gp); "
-                       "for nsgan and lsgan (and the conditional GAN) Adam 5e-4 instead of 2e-4; "
+DEFAULT_RECIPE_TEXT = ("for wgan the paper's box with lr 2e-4 and n_critic 2 (RMSProp, clip 0.01), "
+                       "for wgan-gp with lr 5e-4 and n_critic 2 (Adam betas (0, 0.9), lambda 10); "
+                       "for nsgan (and the conditional GAN) Adam 5e-4 and for lsgan 7e-4 instead "
+                       "of 2e-4; "
                        "for every loss but infogan, samples drawn from the average of G's "
                        "weights, --ema 0.995")
 
@@ -153,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "100 for --arch goodfellow, 128 for --arch infogan)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D, with --arch infogan D's (G's is 5 "
-                        "times it) (default: the recipe's, 5e-4 for nsgan/lsgan and 2e-4 for "
-                        "gan, wgan and wgan-gp on the MLPs; the paper's is 2e-4 Adam for "
+                        "times it) (default: the recipe's, on the MLPs 5e-4 for nsgan and "
+                        "wgan-gp, 7e-4 for lsgan, 2e-4 for gan and wgan; the paper's is 2e-4 Adam for "
                         "gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for wgan-gp); "
                         "may change on --resume")
     p.add_argument("--n-critic", type=int, default=None,

@@ -152,7 +152,8 @@ def test_help_and_printed_configuration_show_real_values(mnist_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     head = r.stdout.split("  optimizer")[0].splitlines()[1:]     # "  <option>  <value>" lines
     printed = dict(line.split(None, 1) for line in head)
-    assert printed["lr"] == "0.0002" and printed["n_critic"] == "2"   # the default recipe
+    assert printed["lr"] == "0.0005" and printed["n_critic"] == "2"   # the default recipe
+    assert printed["ema"] == "0.995"
     assert "None" not in printed.values(), printed
 
 
@@ -196,8 +197,7 @@ def test_a_run_from_before_the_average_of_g_resumes_without_one(mnist_dir, tmp_p
     assert r.returncode == 0, r.stderr
     arrays, meta = checkpoint.load(out / "checkpoint.npz")
     assert not any(k.startswith("trainer.ema_G.") for k in arrays)
-    for conf in (meta["run"], meta["trainer"]["config"]):
-        del conf["ema"]
+    assert meta["run"].pop("ema") == 0.0 and "ema" not in meta["trainer"]["config"]
     checkpoint.save(out / "checkpoint.npz", arrays, meta)
     with open(out / "config.json", "w") as f:
         json.dump(meta["run"], f)
