@@ -155,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D, with --arch infogan D's (G's is 5 "
                         "times it) (default: the recipe's, on the MLPs 5e-4 for nsgan and "
-                        "wgan-gp, 7e-4 for lsgan, 2e-4 for gan and wgan; the paper's is 2e-4 Adam for "
-                        "gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for wgan-gp); "
+                        "wgan-gp, 7e-4 for lsgan, 2e-4 for gan and wgan; the paper's is 2e-4 "
+                        "Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for "
+                        "wgan-gp); "
                         "may change on --resume")
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "

@@ -140,5 +140,6 @@ def test_averaging_benchmark_scores_every_beta_from_one_run(mnist_dir, tmp_path)
     assert {"none", "0.5", "0.9"} <= set(point) and point["0.5"] != point["none"]
     table = (tmp_path / "table.md").read_text()
     assert "| nsgan | 3 |" in table and "beta 0.9" in table
-    mtime = os.path.getmtime(tmp_path / "nsgan" / "seed0.json")
-    assert averaging.main(args) == 0 and os.path.getmtime(tmp_path / "nsgan" / "seed0.json") == mtime
+    cell = tmp_path / "nsgan" / "seed0.json"
+    mtime = os.path.getmtime(cell)
+    assert averaging.main(args) == 0 and os.path.getmtime(cell) == mtime

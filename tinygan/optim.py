@@ -356,7 +356,7 @@ def adam(g, b1, one_minus_b1, b2, one_minus_b2, eps, step_size, bias2, p, m, v, 
 
 
 @kernels.elementwise("T p", "T one_minus_beta", "T a", """
-    a += (p - a) * one_minus_beta;               // theta_bar <- theta_bar + (1 - beta)(theta - theta_bar)
+    a += (p - a) * one_minus_beta;     // theta_bar <- theta_bar + (1 - beta)(theta - theta_bar)
 """)
 def exponential_average(p, one_minus_beta, a, work=None):
     """theta_bar <- theta_bar + (1 - beta) (theta - theta_bar), i.e.

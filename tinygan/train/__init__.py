@@ -113,7 +113,8 @@ RMSPROP_DEFAULTS = {"lr": 5e-5, "alpha": 0.99, "eps": 1e-8}
 ADAM_DEFAULTS = {"lr": 2e-4, "betas": (0.5, 0.999), "eps": 1e-8}
 OPTIMIZER_DEFAULTS = {"adam": ADAM_DEFAULTS, "rmsprop": RMSPROP_DEFAULTS, "sgd": SGD_DEFAULTS}
 
-_TRAINER_KEYS = ("noise", "fake_labels", "separate_batches", "pack", "ema")   # Trainer's own defaults
+# Trainer's own options (and defaults)
+_TRAINER_KEYS = ("noise", "fake_labels", "separate_batches", "pack", "ema")
 _COMMON = ("optimizer", "lr_G", "lr_D", "betas", "momentum", "nesterov", "alpha", "eps",
            *_TRAINER_KEYS)
 _ALGORITHM_KEYS = {
