@@ -39,6 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--steps", default="2342,4685", help="generator-step marks")
     p.add_argument("--betas", default="0.99,0.995,0.999", help="decays of the averages")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate of G and D (default: the recipe's)")
     p.add_argument("--n-samples", type=int, default=10000, help="samples per FID")
     p.add_argument("--train-subset", type=int, default=None,
                    help="train on the first N MNIST training digits (quick runs)")
@@ -59,6 +61,8 @@ def parse_args(argv=None):
         p.error("--seeds must be >= 0 and --steps >= 1, at least one of each")
     if not a.betas or not all(0 < b < 1 for b in a.betas):
         p.error(f"--betas must be in (0, 1), got {a.betas}")
+    if a.lr is not None and not a.lr > 0:
+        p.error(f"--lr must be > 0, got {a.lr}")
     if a.n_samples < 2 or (a.train_subset is not None and a.train_subset < 2):
         p.error("--n-samples and --train-subset must be >= 2")
     return a
@@ -70,7 +74,8 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
     from tinygan.optim import ExponentialAverage
 
     backend.set_backend("numpy", seed=seed)
-    trainer, batches = build_cell(algo, "mlp", seed, x, y, ema=0.0)   # the averages are ours
+    trainer, batches = build_cell(algo, "mlp", seed, x, y, ema=0.0,   # the averages are ours
+                                  lr=a.lr)
     averages = {b: ExponentialAverage(trainer.G.parameters(), b) for b in a.betas}
     marks, points, cpu = list(a.steps), [], 0.0
     while marks:
@@ -95,8 +100,17 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
             marks.pop(0)
             if not marks:
                 break
-    return {"algo": algo, "seed": seed, "recipe": "default", "betas": a.betas,
+    return {"algo": algo, "seed": seed, "recipe": "default", "lr": trainer.opt_G.lr,
+            "betas": a.betas,
             "batch_size": batches.batch_size, "points": points}
+
+
+def cell_lr(algo: str, a) -> float:
+    """The learning rate a cell of ``algo`` trains with: --lr, else the default recipe's."""
+    from tinygan.train import DEFAULTS, recipe
+
+    loss = ALGOS[algo][0]
+    return a.lr if a.lr is not None else recipe(loss).get("lr", DEFAULTS[loss]["lr"])
 
 
 def markdown(cells: list, a, command: str) -> str:
@@ -144,7 +158,8 @@ def main(argv=None) -> int:
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as f:
                     cell = json.load(f)
-                if cell["betas"] == a.betas and [p["g_steps"] for p in cell["points"]] == a.steps:
+                if (cell["betas"] == a.betas and cell.get("lr") == cell_lr(algo, a)
+                        and [p["g_steps"] for p in cell["points"]] == a.steps):
                     cells.append(cell)
                     continue
             print(f"{algo} seed {seed}: marks {a.steps}, betas {a.betas}", flush=True)

@@ -93,6 +93,10 @@ def parse_args(argv=None):
     p.add_argument("--recipe", choices=RECIPE_NAMES, default="default",
                    help="the cells' named setting (tinygan.train.recipe; default: default, as "
                         "examples/mnist_gan.py); a cell saved with another setting is refused")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate of G and D, as mnist_gan.py --lr (default: the "
+                        "recipe's; the recipe's of the time reproduces a study made before "
+                        "the recipe changed)")
     p.add_argument("--ema", type=float, default=None, metavar="BETA",
                    help="the average of G's weights the cells sample from (as mnist_gan.py "
                         "--ema; 0: G's own weights, as every cell before tinygan kept an "
@@ -118,6 +122,8 @@ def parse_args(argv=None):
         p.error(f"--steps must name at least one mark >= 1, got {a.steps}")
     if a.ema is not None and not 0 <= a.ema < 1:
         p.error(f"--ema must be in [0, 1), got {a.ema}")
+    if a.lr is not None and not a.lr > 0:
+        p.error(f"--lr must be > 0, got {a.lr}")
     if a.seconds and a.seconds[0] <= 0:
         p.error(f"--seconds marks must be > 0, got {a.seconds}")
     for name in ("n_samples", "train_subset"):
@@ -128,10 +134,11 @@ def parse_args(argv=None):
 
 
 # -- one cell ---------------------------------------------------------------------------
-def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default", ema=None):
+def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default", ema=None,
+               lr=None):
     """(trainer, minibatches) as ``examples/mnist_gan.py --loss L --arch A --seed N
-    --recipe R [--ema BETA]`` builds them (tinygan.train.recipe; ``ema`` None: the
-    recipe's)."""
+    --recipe R [--ema BETA] [--lr LR]`` builds them (tinygan.train.recipe; ``ema`` and
+    ``lr`` None: the recipe's)."""
     from tinygan import backend, runs
     from tinygan.data import Minibatches
     from tinygan.train import make_trainer, recipe
@@ -141,7 +148,8 @@ def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "defaul
            "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "spectral_norm": algo == "sngan"}
     G, D = runs.build_models(run, backend.make_rng(seed), x=x)
     options = recipe(loss, recipe_name, mlp=(arch == "mlp"))
-    batch_size, lr = options.pop("batch_size"), options.pop("lr", None)
+    batch_size, recipe_lr = options.pop("batch_size"), options.pop("lr", None)
+    lr = recipe_lr if lr is None else lr
     if ema is not None:
         options["ema"] = ema
     trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, conditional=conditional,
@@ -226,7 +234,7 @@ def run_cell(algo, arch, seed, x, y, a, command: str, log=None) -> dict:
     folder = cell_dir(a.dir, arch, algo, seed)
     os.makedirs(folder, exist_ok=True)
     backend.set_backend(a.backend, seed=seed)
-    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe, a.ema)
+    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe, a.ema, a.lr)
     config = {"algo": algo, "loss": ALGOS[algo][0], "conditional": ALGOS[algo][1], "arch": arch,
               "seed": seed, "recipe": a.recipe, "batch_size": batches.batch_size,
               "train_subset": a.train_subset, "n_samples": a.n_samples,

@@ -53,6 +53,9 @@ def test_a_cell_takes_the_named_recipe():
     assert quality.build_cell("nsgan", "mlp", 0, x, y, "default", ema=0.0)[0].ema_G is None
     assert quality.parse_args(["--recipe", "paper"]).recipe == "paper"
     assert quality.parse_args(["--ema", "0"]).ema == 0.0
+    trainer = quality.build_cell("lsgan", "mlp", 0, x, y, "default", lr=5e-4)[0]
+    assert trainer.opt_G.lr == trainer.opt_D.lr == 5e-4 and trainer.ema == 0.995
+    assert quality.parse_args(["--lr", "2e-4"]).lr == 2e-4
 
 
 def test_tiny_study_resumes_bit_identically_and_reports(mnist_dir, tmp_path):
@@ -136,6 +139,7 @@ def test_averaging_benchmark_scores_every_beta_from_one_run(mnist_dir, tmp_path)
     with open(tmp_path / "nsgan" / "seed0.json") as f:
         cell = json.load(f)
     assert [p["g_steps"] for p in cell["points"]] == [2, 3]
+    assert cell["lr"] == 5e-4                           # nsgan's default recipe
     point = cell["points"][-1]
     assert {"none", "0.5", "0.9"} <= set(point) and point["0.5"] != point["none"]
     table = (tmp_path / "table.md").read_text()
