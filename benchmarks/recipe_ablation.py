@@ -72,6 +72,7 @@ CONFIGS = {
                   "InfoGAN's MNIST run (Chen et al. 2016, authors' code): G 1e-3, D 2e-4"),
     "gan/base": ("gan", {}, {}, "Goodfellow et al. 2014's minimax loss, k 1; Radford et al. "
                  "2016's Adam 2e-4, (0.5, 0.999); m 64"),
+    "gan/lr2.5e-4": ("gan", {"lr": 2.5e-4}, {}, "exploration: 1.25x DCGAN's lr, both networks"),
     "gan/lr3e-4": ("gan", {"lr": 3e-4}, {}, "exploration: 1.5x DCGAN's lr, both networks"),
     "gan/lr5e-4": ("gan", {"lr": 5e-4}, {}, "exploration: 2.5x DCGAN's lr, both networks"),
     "lsgan/base": ("lsgan", {}, {}, "Mao et al. 2017, a 0, b 1, c 1; Adam 2e-4, (0.5, 0.999); "
