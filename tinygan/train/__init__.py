@@ -81,7 +81,8 @@ RECIPES = {
     # more generator updates per second (n_critic 2) and a larger step; beta1 0.5, batch
     # 50, warm-up, N(0, 0.02^2) weights and the conv critic did not help. nsgan (and lsgan,
     # before the average) at the default 5 epochs: Adam 5e-4 (nsgan: 2e-4, 3e-4, 7e-4,
-    # 1e-3, TTUR and G 5x D were worse); the minimax gan diverged at 3e-4 and 5e-4 and keeps its paper's 2e-4. Every
+    # 1e-3, TTUR and G 5x D were worse); the minimax gan diverged at 3e-4 and 5e-4 (and,
+    # with the average, at 2.5e-4 on one seed of two) and keeps its paper's 2e-4. Every
     # loss but infogan (not measured): samples from the average of G's weights, beta 0.995
     # (Yazici et al. 2019; it changes no training step; benchmarks/averaging.py). With the
     # average, at 5 epochs and three seeds: lsgan 7e-4 beat 5e-4 (27.0 against 38.7;
