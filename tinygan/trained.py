@@ -42,20 +42,24 @@ def checkpoint_file(path) -> str:
 
 def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     """G's weights from a training checkpoint's ``arrays``: ``trainer.G.*``, then, when
-    ``averaged`` and the run kept one (``--ema``), the average of its parameters
-    (``trainer.ema_G.average.<i>``, in ``G.parameters()``' order; BatchNorm's running
-    statistics stay the trained G's). Returns True when the average was loaded."""
+    ``averaged`` and the run kept one (``--ema``; only generators without BatchNorm do),
+    the average of its parameters (``trainer.ema_G.average.<i>``, in ``G.parameters()``'
+    order). Every stored average is checked before any is copied. Returns True when the
+    average was loaded."""
     G.load_state_dict(arrays, prefix="trainer.G.")
     params = [p for p, _ in G.parameters()]
     keys = [f"{AVERAGE_PREFIX}{i}" for i in range(len(params))]
     if not averaged or keys[0] not in arrays:
         return False
     stored = sum(k.startswith(AVERAGE_PREFIX) for k in arrays)
+    if stored != len(params):
+        raise checkpoint.CheckpointError(f"the average of G's weights does not match G: "
+                                         f"{stored} arrays for {len(params)} parameters")
     for p, key in zip(params, keys):
-        if stored != len(params) or key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
-            raise checkpoint.CheckpointError(
-                f"{key}: the average of G's weights does not match G ({stored} arrays for "
-                f"{len(params)} parameters; expected shape {tuple(p.shape)})")
+        if key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
+            raise checkpoint.CheckpointError(f"{key}: the average of G's weights does not "
+                                             f"match G (expected shape {tuple(p.shape)})")
+    for p, key in zip(params, keys):
         p[...] = asarray(arrays[key], dtype=p.dtype)
     return True
 
