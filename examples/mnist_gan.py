@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "exponential moving average of G's weights, theta_bar <- BETA "
                         "theta_bar + (1 - BETA) theta after each G update; 0 is off "
                         "(default: the recipe's, 0.995 on the MLPs but for infogan; the "
-                        "papers keep no average; refused for a BatchNorm generator, whose "
-                        "running statistics belong to the trained weights)")
+                        "papers keep no average; a BatchNorm generator's average gets "
+                        "BatchNorm statistics of its own, from 2,000 draws of the prior)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the weights, noise and data order (default: 0)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,

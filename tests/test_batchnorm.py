@@ -62,6 +62,28 @@ def test_batchnorm_running_stats(xp, rng):
     assert rel_error(to_numpy(layer.running_mean), mean) < 1e-12
 
 
+def test_standing_statistics_average_the_batch_statistics_and_touch_nothing(xp, rng):
+    """Under the model's weights, each BatchNorm's statistics become the plain mean of the
+    batches' means and unbiased variances; running statistics, momenta, mode are kept."""
+    lin = nn.Linear(3, 2, rng=rng).astype(xp.float64)
+    model = nn.Sequential(lin, nn.BatchNorm(2).astype(xp.float64), nn.Tanh(),
+                          nn.Reshape((2, 1, 1)), nn.BatchNorm(2).astype(xp.float64)).eval()
+    model.layers[1].running_mean[...] = 7.0                  # as if trained elsewhere
+    batches = [rng.standard_normal((4 + i, 3)) * (i + 1) + i for i in range(3)]
+    kept = {k: to_numpy(v).copy() for k, v in model.state_dict().items()}
+    stats = nn.standing_statistics(model, iter(batches))
+    h = [to_numpy(lin.forward(x)) for x in batches]           # what the first BatchNorm sees
+    assert rel_error(to_numpy(stats["1.running_mean"]),
+                     numpy.mean([a.mean(axis=0) for a in h], axis=0)) < 1e-12
+    assert rel_error(to_numpy(stats["1.running_var"]),
+                     numpy.mean([a.var(axis=0, ddof=1) for a in h], axis=0)) < 1e-12
+    assert set(stats) == {f"{i}.running_{s}" for i in (1, 4) for s in ("mean", "var")}
+    for k, v in model.state_dict().items():                   # nothing moved
+        numpy.testing.assert_array_equal(to_numpy(v), kept[k])
+    assert not model.training and not model.layers[1].training
+    assert model.layers[1].momentum == model.layers[4].momentum == 0.1
+
+
 def test_batchnorm_backward_follows_forward_mode(xp, rng):
     """A backward after a train-mode forward uses the batch formula even if eval() was
     called in between (the mode is part of the forward's cache)."""

@@ -7,6 +7,7 @@ import numpy
 import pytest
 
 from tinygan import checkpoint, lipschitz, losses, models, nn, optim, train
+from tinygan.backend import derived_seed, make_rng, to_numpy
 from tinygan.nn.functional import sigmoid
 
 NOISE_DIM = 3
@@ -423,11 +424,58 @@ def test_the_average_moves_after_every_generator_update(xp, update):
         assert float(xp.abs(b - a).max()) < 1e-6 * (1 + float(xp.abs(b).max()))
 
 
-def test_the_average_refuses_a_batchnorm_generator(xp):
-    G = models.dcgan_generator(100, rng=xp.random.default_rng(0))
-    D = models.dcgan_discriminator(rng=xp.random.default_rng(1))
-    with pytest.raises(ValueError, match="BatchNorm"):
-        train.make_trainer("nsgan", G, D, ema=0.99)
+def batchnorm_tiny(xp, ema=0.0, conditional=False):
+    """nsgan with a BatchNorm generator z (3) -> Linear 8 -> BatchNorm -> tanh -> Linear 2."""
+    rng = xp.random.default_rng(1)
+    k = NOISE_DIM + (3 if conditional else 0)
+    G = nn.Sequential(nn.Linear(k, 8, rng=rng), nn.BatchNorm(8), nn.Tanh(),
+                      nn.Linear(8, 2, rng=rng)).flatten()
+    D = models.mlp_discriminator(2, (16,), n_classes=3 if conditional else 0, rng=rng)
+    return train.make_trainer("nsgan", G, D, noise_dim=NOISE_DIM, conditional=conditional,
+                              n_classes=3, ema=ema)
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
+def test_a_batchnorm_generators_average_has_its_own_statistics(xp, conditional):
+    """With BatchNorm in G, the average samples with statistics estimated under the
+    average (2,000 fixed draws of the prior); training, G's own statistics and its weights
+    are left exactly as without an average."""
+    x = toy_batch(xp)
+    y = xp.arange(16) % 3 if conditional else None
+    plain, avg = batchnorm_tiny(xp, conditional=conditional), \
+        batchnorm_tiny(xp, 0.9, conditional=conditional)
+    for _ in range(4):
+        plain.step(x, y), avg.step(x, y)
+    assert plain.average_statistics() == {}
+    stats = avg.average_statistics()
+    assert set(stats) == {"1.running_mean", "1.running_var"}
+    assert avg.average_statistics() is stats                    # estimated once per G update
+    # by hand: the pre-BatchNorm activations of the same draws under the averaged weights
+    W, b = (avg.ema_G.state["average"][i] for i in (0, 1))
+    rng = make_rng(derived_seed(avg.seed, 2))
+    h = [to_numpy(avg.prior_input(100, rng) @ W + b).astype(numpy.float64) for _ in range(20)]
+    for name, want in (("mean", numpy.mean([a.mean(axis=0) for a in h], axis=0)),
+                       ("var", numpy.mean([a.var(axis=0, ddof=1) for a in h], axis=0))):
+        got = to_numpy(stats[f"1.running_{name}"])
+        assert numpy.abs(got - want).max() < 1e-5 * numpy.abs(want).max(), name
+    z = avg.sample_noise(6)
+    labels = xp.arange(6) % 3 if conditional else None
+    g_input = models.join_label(z, avg._one_hot(labels, 6)) if conditional else z
+    own = {k: v.copy() for k, v in avg.G.state_dict().items()}
+    drawn = avg.sample(z=z, y=labels)
+    for k, v in avg.G.state_dict().items():                     # G's own put back
+        assert bool(xp.array_equal(v, own[k])), k
+    assert same(xp, snapshot(plain.G), snapshot(avg.G))         # training unchanged
+    assert bool(xp.array_equal(plain.G.layers[1].running_mean, avg.G.layers[1].running_mean))
+    assert bool(xp.array_equal(avg.sample(z=z, y=labels, averaged=False), plain.sample(z=z, y=labels)))
+    for (p, _), a in zip(avg.G.parameters(), avg.ema_G.state["average"]):
+        p[...] = a
+    avg.G.load_state_dict({**avg.G.state_dict(), **stats})
+    assert bool(xp.array_equal(drawn, avg.G.eval().forward(g_input)))
+    avg.G.train().load_state_dict(own)
+    assert {f"ema_G_batchnorm.1.running_{s}" for s in ("mean", "var")} <= set(avg.state_dict())
+    avg.step(x, y)
+    assert avg.average_statistics() is not stats                 # the average moved
 
 
 def test_resume_keeps_the_average_and_refuses_another_ema(xp, tmp_path):

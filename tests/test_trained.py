@@ -26,7 +26,8 @@ def make_run(folder, arch, loss, conditional, n=64):
     config = {"format": runs.RUN_FORMAT, "arch": arch, "loss": loss, "conditional": conditional,
               "noise_dim": 100, "n_classes": 10}
     options = {"wgan-gp": {"n_critic": 1}, "infogan": {"n_cat": 10, "n_cont": 2}}.get(loss, {})
-    options["ema"] = 0.5 if loss in ("lsgan", "infogan") else 0.0   # G's average (MLPs)
+    # G's average: on MLPs, and on BatchNorm generators (with their own statistics)
+    options["ema"] = 0.5 if loss in ("lsgan", "infogan") or arch == "dcgan" else 0.0
     config.update({k: v for k, v in options.items() if k != "n_critic"})
     G, D = runs.build_models(config, backend.make_rng(0))
     trainer = make_trainer(loss, G, D, noise_dim=100, conditional=conditional, n_classes=10,
@@ -41,6 +42,24 @@ def make_run(folder, arch, loss, conditional, n=64):
 
 
 _RUNS = {}
+
+
+@contextlib.contextmanager
+def the_average(trainer):
+    """Within: trainer.G holds the run's average of its weights and that average's
+    BatchNorm statistics (``Trainer.average_statistics``), when the run kept one."""
+    if trainer.ema_G is None:
+        yield
+        return
+    statistics = trainer.average_statistics()
+    live = trainer.G.state_dict()
+    own = {k: live[k].copy() for k in statistics}
+    with trainer.ema_G.swapped_in():
+        trainer.G.load_state_dict({**live, **statistics})
+        try:
+            yield
+        finally:
+            trainer.G.load_state_dict({**live, **own})
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +111,28 @@ def test_load_generator_from_a_run_folder_or_its_checkpoint(xp, runs_dir, arch, 
     del meta["run"]
     checkpoint.save(tmp_path / "old.npz", arrays, meta)
     numpy.testing.assert_array_equal(load_generator(tmp_path / "old.npz")(z, labels), gen(z, labels))
+
+
+def test_a_batchnorm_generators_average_comes_with_its_statistics(runs_dir):
+    """The checkpoint holds the average's own BatchNorm statistics; load_generator and the
+    export use them, and a checkpoint missing one is refused before anything is copied."""
+    backend.set_backend("numpy", seed=0)
+    folder, trainer, _ = trained_run(runs_dir, "dcgan", "nsgan", True)
+    statistics = trainer.average_statistics()
+    assert set(statistics) == {f"{i}.running_{s}" for i in (1, 5) for s in ("mean", "var")}
+    gen = load_generator(folder)
+    assert gen.averaged
+    for name, value in statistics.items():
+        numpy.testing.assert_array_equal(to_numpy(gen.net.state_dict()[name]), to_numpy(value))
+        assert not numpy.array_equal(to_numpy(trainer.G.state_dict()[name]), to_numpy(value))
+    state = export_run(folder)
+    numpy.testing.assert_array_equal(state["G.5.running_var"], to_numpy(statistics["5.running_var"]))
+    arrays, meta = checkpoint.load(folder / "checkpoint.npz")
+    del arrays["trainer.ema_G_batchnorm.5.running_var"]
+    checkpoint.save(folder / "partial.npz", arrays, meta)
+    with pytest.raises(checkpoint.CheckpointError, match="BatchNorm statistics do not match"):
+        load_generator(folder / "partial.npz")
+    assert not load_generator(folder / "partial.npz", averaged=False).averaged
 
 
 def test_load_generator_errors(tmp_path):
@@ -185,8 +226,9 @@ def test_torch_export_gives_the_same_outputs(runs_dir, arch, loss, conditional):
     with torch.no_grad():
         g_torch = tG(torch.from_numpy(z_in)).numpy()
         d_torch = tD(torch.from_numpy(x_in)).numpy()
-    # G's export is the average of its weights when the run kept one, as load_generator's
-    with trainer.ema_G.swapped_in() if trainer.ema_G else contextlib.nullcontext():
+    # G's export is the average of its weights (and, with BatchNorm, its statistics) when
+    # the run kept one, as load_generator's
+    with the_average(trainer):
         g_ours = G.forward(z_in).reshape(16, -1)
     numpy.testing.assert_allclose(g_torch.reshape(16, -1), g_ours, rtol=1e-4, atol=2e-5)
     numpy.testing.assert_allclose(d_torch, D.forward(x_in), rtol=1e-4, atol=2e-5)

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from . import backend, checkpoint, runs
+from . import backend, checkpoint, nn, runs
 from .backend import asarray, get_array_module, to_numpy
 from .models import join_label
 from .train.base import draw_noise
@@ -26,6 +26,7 @@ from .train.base import draw_noise
 __all__ = ["load_generator", "TrainedGenerator", "checkpoint_file", "load_generator_weights"]
 
 AVERAGE_PREFIX = "trainer.ema_G.average."   # Trainer.state_dict's, in a checkpoint
+STATISTICS_PREFIX = "trainer.ema_G_batchnorm."   # the average's BatchNorm statistics
 
 
 def checkpoint_file(path) -> str:
@@ -42,10 +43,11 @@ def checkpoint_file(path) -> str:
 
 def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     """G's weights from a training checkpoint's ``arrays``: ``trainer.G.*``, then, when
-    ``averaged`` and the run kept one (``--ema``; only generators without BatchNorm do),
-    the average of its parameters (``trainer.ema_G.average.<i>``, in ``G.parameters()``'
-    order). Every stored average is checked before any is copied. Returns True when the
-    average was loaded."""
+    ``averaged`` and the run kept one (``--ema``), the average of its parameters
+    (``trainer.ema_G.average.<i>``, in ``G.parameters()``' order) and, for a BatchNorm
+    generator, the average's own statistics (``trainer.ema_G_batchnorm.<buffer name>``).
+    Every stored array is checked before any is copied. Returns True when the average
+    was loaded."""
     G.load_state_dict(arrays, prefix="trainer.G.")
     params = [p for p, _ in G.parameters()]
     keys = [f"{AVERAGE_PREFIX}{i}" for i in range(len(params))]
@@ -55,12 +57,21 @@ def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     if stored != len(params):
         raise checkpoint.CheckpointError(f"the average of G's weights does not match G: "
                                          f"{stored} arrays for {len(params)} parameters")
-    for p, key in zip(params, keys):
-        if key not in arrays or tuple(arrays[key].shape) != tuple(p.shape):
+    live = G.state_dict()
+    statistics = {STATISTICS_PREFIX + name: live[name] for name in live
+                  if name.rpartition(".")[2] in nn.batchnorm.BUFFERS}
+    stored = {k for k in arrays if k.startswith(STATISTICS_PREFIX)}
+    if stored != set(statistics):
+        raise checkpoint.CheckpointError(
+            f"the average's BatchNorm statistics do not match G: expected "
+            f"{sorted(statistics) or 'none'}, the checkpoint has {sorted(stored) or 'none'}")
+    targets = list(zip(params, keys)) + [(dst, key) for key, dst in statistics.items()]
+    for dst, key in targets:
+        if key not in arrays or tuple(arrays[key].shape) != tuple(dst.shape):
             raise checkpoint.CheckpointError(f"{key}: the average of G's weights does not "
-                                             f"match G (expected shape {tuple(p.shape)})")
-    for p, key in zip(params, keys):
-        p[...] = asarray(arrays[key], dtype=p.dtype)
+                                             f"match G (expected shape {tuple(dst.shape)})")
+    for dst, key in targets:
+        dst[...] = asarray(arrays[key], dtype=dst.dtype)
     return True
 
 

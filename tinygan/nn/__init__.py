@@ -20,7 +20,7 @@ from .linear import Linear
 from .activations import Activation, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus
 from .shape import Flatten, Reshape
 from .conv import Conv2d, ConvTranspose2d
-from .batchnorm import BatchNorm
+from .batchnorm import BatchNorm, standing_statistics
 from .spectral_norm import SpectralNorm, SpectralNormConv2d, SpectralNormLinear
 from .maxout import Maxout
 from .dropout import Dropout
@@ -29,6 +29,6 @@ from . import functional, init
 __all__ = [
     "Heads", "Layer", "PenaltyIncompatibleError", "Sequential", "Linear", "Activation", "ReLU",
     "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Flatten", "Reshape", "Conv2d",
-    "ConvTranspose2d", "BatchNorm", "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
+    "ConvTranspose2d", "BatchNorm", "standing_statistics", "SpectralNorm", "SpectralNormLinear", "SpectralNormConv2d", "Maxout", "Dropout",
     "functional", "init",
 ]

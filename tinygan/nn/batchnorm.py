@@ -54,6 +54,9 @@ def batchnorm_backward(dy, xhat, sum_dy, sum_dy_xhat, g_over_m, m, work=None):
     return dx
 
 
+BUFFERS = ("running_mean", "running_var")     # checkpointed with the parameters
+
+
 class BatchNorm(Layer):
     """y = gamma (x - mu) / sqrt(var + eps) + beta, per channel.
 
@@ -90,7 +93,7 @@ class BatchNorm(Layer):
         self.running_var = ones((self.num_features,), dtype)
 
     def buffer_names(self):
-        return ("running_mean", "running_var")
+        return BUFFERS
 
     # -- helpers ------------------------------------------------------------------
     def _check_input(self, x):
@@ -169,3 +172,43 @@ class BatchNorm(Layer):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+def standing_statistics(model, batches) -> dict:
+    """The statistics each BatchNorm of ``model`` sees under its current weights: the
+    plain mean, over the given input ``batches``, of the batch statistics of a
+    train-mode forward pass,
+
+        running_mean = (1/K) sum_k mu_k,     running_var = (1/K) sum_k var_k m / (m - 1)
+
+    (momentum 1/(k+1) at the k-th batch, k = 0..K-1). A BatchNorm's running statistics
+    belong to the weights that trained them; weights from elsewhere (an average of G's,
+    ``Trainer(ema=...)``) need their own, estimated like this ("standing statistics",
+    Brock et al. 2019; ``update_bn`` in SWA, Izmailov et al. 2018).
+
+    Returns {name: copy} of the BatchNorm buffers in ``model.state_dict()``'s names;
+    the model's own running statistics, momenta and mode are left as they were.
+    """
+    layers = _batchnorms(model)
+    kept = [(layer.running_mean.copy(), layer.running_var.copy(), layer.momentum)
+            for layer in layers]
+    was_training = model.training
+    model.train()
+    try:
+        for k, x in enumerate(batches):
+            for layer in layers:
+                layer.momentum = 1.0 / (k + 1)
+            model.forward(x)
+        return {name: value.copy() for name, value in model.state_dict().items()
+                if name.rpartition(".")[2] in BUFFERS}
+    finally:
+        for layer, (mean, var, momentum) in zip(layers, kept):
+            layer.running_mean[...], layer.running_var[...] = mean, var
+            layer.momentum = momentum
+        model.train(was_training)
+
+
+def _batchnorms(layer) -> list:
+    """Every BatchNorm in ``layer`` and its children, depth first."""
+    own = [layer] if isinstance(layer, BatchNorm) else []
+    return own + [bn for child in layer.children() for bn in _batchnorms(child)]

@@ -14,11 +14,12 @@ Labels for conditional GANs: ``conditional.py``; checkpoint state: ``state.py``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import NamedTuple
 
 
-from .. import checks, optim
+from .. import checks, nn, optim
 from ..backend import derived_seed, get_array_module, make_rng
 from ..losses import DiscriminatorLossGrad
 from ..models import join_label, split_input_grad
@@ -26,6 +27,7 @@ from .conditional import FAKE_LABELS, ConditionalLabels
 from .state import TrainerState
 
 NOISES = ("normal", "uniform", "uniform_sqrt3")
+STANDING_BATCHES, STANDING_BATCH_SIZE = 20, 100  # the average's BatchNorm statistics: 2,000 draws
 
 
 def draw_noise(rng, noise: str, shape, dtype):
@@ -89,7 +91,9 @@ class Trainer(ConditionalLabels, TrainerState):
     of G's weights, theta_bar <- beta theta_bar + (1 - beta) theta after every G update
     (``optim.ExponentialAverage``, Yazici et al. 2019), and draw ``sample()``'s samples
     from it. Training itself is unchanged: D always meets the trained G, never the
-    average. The average is in ``ema_G`` (None when off) and in the checkpoint.
+    average. The average is in ``ema_G`` (None when off) and in the checkpoint. A
+    generator with BatchNorm samples from the average with statistics of its own
+    (``average_statistics``): the running statistics belong to the trained weights.
     """
 
     loss_name = None     # "gan", "nsgan", "wgan", "wgan-gp", "lsgan", "infogan"
@@ -108,10 +112,6 @@ class Trainer(ConditionalLabels, TrainerState):
         self.fake_labels = checks.choice(fake_labels, "fake_labels", FAKE_LABELS, where)
         self.pack = checks.integer(pack, "pack", where, low=1)
         self.ema = checks.unit_interval(ema, "ema", where)
-        if self.ema and G.mixes_samples:
-            raise ValueError(f"{where}: ema (an average of G's weights) needs a generator "
-                             "without BatchNorm: BatchNorm's running statistics belong to "
-                             "the trained weights, not to their average")
         if self.pack > 1 and self.conditional:
             raise ValueError(f"{where}: pack > 1 (PacGAN) is for unconditional training; "
                              "a packed conditional D is not supported")
@@ -126,6 +126,7 @@ class Trainer(ConditionalLabels, TrainerState):
         self._d_since_g = 0       # D updates since the last G update
         self._g_loss = None       # generator loss of the last G update (0-d array)
         self.ema_G = optim.ExponentialAverage(G.parameters(), self.ema) if self.ema else None
+        self._standing = None     # (g_steps, average_statistics()) of the last estimate
         self.config = {"loss": self.loss_name, "noise_dim": self.noise_dim,
                        "conditional": self.conditional, "n_classes": self.n_classes,
                        "seed": self.seed, "noise": self.noise, "fake_labels": self.fake_labels,
@@ -227,6 +228,33 @@ class Trainer(ConditionalLabels, TrainerState):
         return draw_noise(self.rng if rng is None else rng, self.noise, (m, self.noise_dim),
                           self.dtype)
 
+    def prior_input(self, m, rng):
+        """G's input for m draws from the prior, all from ``rng``: z ~ p_z (m, k), joined
+        (conditional) with labels uniform on the K classes."""
+        z = self.sample_noise(m, rng=rng)
+        if not self.conditional:
+            return z
+        return join_label(z, self._one_hot(rng.integers(0, self.n_classes, size=m), m))
+
+    def average_statistics(self):
+        """BatchNorm statistics for the average of G's weights, {name: array} in
+        ``G.state_dict()``'s names ({} without an average or without BatchNorm in G).
+
+        G's running statistics were gathered under the trained weights theta; theta_bar
+        normalises differently, so its own are estimated under theta_bar from
+        STANDING_BATCHES x STANDING_BATCH_SIZE draws of the prior
+        (``nn.standing_statistics``), always the same draws (a generator of its own, so
+        training never changes), once per G update at most.
+        """
+        if self.ema_G is None or not self.G.mixes_samples:
+            return {}
+        if self._standing is None or self._standing[0] != self.g_steps:
+            rng = make_rng(derived_seed(self.seed, 2))
+            inputs = (self.prior_input(STANDING_BATCH_SIZE, rng) for _ in range(STANDING_BATCHES))
+            with self.ema_G.swapped_in():
+                self._standing = (self.g_steps, nn.standing_statistics(self.G, inputs))
+        return self._standing[1]
+
     def sample(self, n=None, z=None, y=None, averaged=True):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running
         statistics), then back in train mode; with G's averaged weights when the trainer
@@ -256,9 +284,11 @@ class Trainer(ConditionalLabels, TrainerState):
 
     def _eval_generator(self, g_input, averaged=True):
         """G(g_input) in eval mode (BatchNorm's running statistics), then train mode again;
-        with the average of G's weights swapped in when there is one and ``averaged``."""
+        with the average of G's weights (and its BatchNorm statistics) swapped in when
+        there is one and ``averaged``."""
         if averaged and self.ema_G is not None:
-            with self.ema_G.swapped_in():
+            statistics = self.average_statistics()
+            with self.ema_G.swapped_in(), _buffers_swapped_in(self.G, statistics):
                 return self._eval_generator(g_input, averaged=False)
         self.G.eval()
         try:
@@ -327,3 +357,18 @@ class Trainer(ConditionalLabels, TrainerState):
             loss = d_loss(s_real, s_fake)
             D.backward(xp.concatenate([loss.ds_real, loss.ds_fake], axis=0), need_dx=False)
         return DiscriminatorPass(loss, s_real, s_fake, x_real, x_fake)
+
+
+@contextlib.contextmanager
+def _buffers_swapped_in(model, buffers):
+    """Within: ``model``'s buffers named in ``buffers`` ({name: array}) hold those values;
+    after, their own again (copied in place, also when interrupted)."""
+    live = model.state_dict()
+    kept = {name: live[name].copy() for name in buffers}
+    try:
+        for name, value in buffers.items():
+            live[name][...] = value
+        yield
+    finally:
+        for name, value in kept.items():
+            live[name][...] = value

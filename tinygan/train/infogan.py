@@ -71,6 +71,10 @@ class InfoGAN(GAN):
         onehot = (c_cat[:, None] == xp.arange(self.n_cat)[None, :]).astype(self.dtype)
         return xp.concatenate([z, onehot, c_cont.astype(self.dtype, copy=False)], axis=1)
 
+    def prior_input(self, m, rng):
+        """[z, onehot(c_cat), c_cont] for m draws of the prior and codes, all from ``rng``."""
+        return self.generator_input(self.sample_noise(m, rng=rng), *self.sample_codes(m, rng=rng))
+
     def _generate_with_codes(self, m):
         z = self.sample_noise(m)
         c_cat, c_cont = self.sample_codes(m)

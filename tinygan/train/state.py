@@ -14,11 +14,14 @@ class TrainerState:
     def state_dict(self):
         """Flat {name: array}: ``G.<i>.<param>``, ``D.<i>.<param>`` (and BatchNorm
         buffers), ``opt_G.<state>.<i>``, ``opt_D.<state>.<i>`` and, with ``ema``, G's
-        averaged weights ``ema_G.average.<i>`` (G.parameters()' order). The optimisers'
+        averaged weights ``ema_G.average.<i>`` (G.parameters()' order), with a BatchNorm
+        generator also the average's statistics ``ema_G_batchnorm.<G's buffer name>``
+        (``average_statistics()``; derived, so loading ignores them). The optimisers'
         Python scalars (t, lr, betas, ...) go to ``meta()``."""
         return {**self.G.state_dict("G."), **self.D.state_dict("D."),
                 **{f"{name}.{key}": value for name, opt in self._named_optimizers()
-                   for key, value in opt.state_dict().items() if hasattr(value, "shape")}}
+                   for key, value in opt.state_dict().items() if hasattr(value, "shape")},
+                **{f"ema_G_batchnorm.{k}": v for k, v in self.average_statistics().items()}}
 
     def _named_optimizers(self):
         """The optimisers, and the average of G's weights (kept like an optimiser's state)."""
@@ -77,6 +80,7 @@ class TrainerState:
             opt.load_state_dict({**meta["optimizers"][name], **{
                 k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}})
         self.g_steps, self.d_steps = int(meta["g_steps"]), int(meta["d_steps"])
+        self._standing = None                      # estimated again under the loaded average
         self._d_since_g = int(meta["d_since_g"])
         last = meta["last_g_loss"]
         xp = get_array_module(self.G.parameters()[0][0])
