@@ -4,15 +4,18 @@ several decays beta at once, over seeds.
     python benchmarks/averaging.py --algos nsgan,cgan --seeds 0,1,2 --steps 2342,4685 \
         --betas 0.99,0.995,0.999 --dir runs/averaging --out benchmarks/averaging.md
 
-Each cell trains as ``examples/mnist_gan.py --loss L [--conditional] --seed N --ema 0``
-does with the ``default`` recipe (``quality.build_cell``) and keeps, beside the trainer, one
-exponential moving average of G's weights per beta (``tinygan.optim.ExponentialAverage``,
+Each cell trains as ``examples/mnist_gan.py --loss L [--conditional] [--arch A] --seed N
+--ema 0`` does with the ``default`` recipe (``quality.build_cell``) and keeps, beside the
+trainer, one exponential moving average of G's weights per beta
+(``tinygan.optim.ExponentialAverage``,
 theta_bar <- beta theta_bar + (1 - beta) theta after each G update, from theta_bar_0 =
 theta_0). An average changes no training step, so one run scores every beta: at each mark
-the FID of G's own weights ("none") and of each average swapped in, each from the same
+the FID of G's own weights ("none") and of each average as the trainer would draw from it
+(a BatchNorm generator's with statistics of its own), each from the same
 ``--n-samples`` noise draws (``quality.eval_samples``, FID on tinygan's MNIST classifier
 against the test digits). "CPU s" is the CPU time of the trainer's steps alone, not of
-the averages' updates. A cell's results go to DIR/<algo>/seed<N>.json (atomically) when
+the averages' updates. A cell's results go to DIR/<algo>/seed<N>.json (DIR/dcgan/... for
+``--arch dcgan``; atomically) when
 it ends; a finished cell is not trained again. Mean +- standard error over seeds in the
 table.
 """
@@ -27,7 +30,7 @@ import time
 
 import numpy as np
 
-from quality import ALGOS, build_cell, evaluate          # benchmarks/ is the script's folder
+from quality import ALGOS, ARCHS, build_cell, evaluate   # benchmarks/ is the script's folder
 from recipe_ablation import cpu_model, write_atomic
 
 
@@ -35,7 +38,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algos", default="nsgan,cgan",
-                   help=f"comma-separated subset of {','.join(a for a in ALGOS if a != 'sngan')}")
+                   help=f"comma-separated subset of {','.join(ALGOS)} (sngan: dcgan only)")
+    p.add_argument("--arch", choices=ARCHS, default="mlp",
+                   help="the models, as mnist_gan.py --arch (default: mlp)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--steps", default="2342,4685", help="generator-step marks")
     p.add_argument("--betas", default="0.99,0.995,0.999", help="decays of the averages")
@@ -54,9 +59,10 @@ def parse_args(argv=None):
         a.betas = sorted({float(s) for s in a.betas.split(",") if s.strip()})
     except ValueError as err:
         p.error(f"--seeds, --steps and --betas take comma-separated numbers ({err})")
-    unknown = [s for s in a.algos if s not in ALGOS or s == "sngan"]
+    unknown = [s for s in a.algos if s not in ALGOS or (s == "sngan" and a.arch != "dcgan")]
     if unknown or not a.algos:
-        p.error(f"unknown algorithm(s) {unknown}; choose from MLP ones of {list(ALGOS)}")
+        p.error(f"unknown algorithm(s) {unknown} for --arch {a.arch}; choose from {list(ALGOS)} "
+                "(sngan with dcgan only)")
     if not a.seeds or min(a.seeds) < 0 or not a.steps or a.steps[0] < 1:
         p.error("--seeds must be >= 0 and --steps >= 1, at least one of each")
     if not a.betas or not all(0 < b < 1 for b in a.betas):
@@ -74,7 +80,7 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
     from tinygan.optim import ExponentialAverage
 
     backend.set_backend("numpy", seed=seed)
-    trainer, batches = build_cell(algo, "mlp", seed, x, y, ema=0.0,   # the averages are ours
+    trainer, batches = build_cell(algo, a.arch, seed, x, y, ema=0.0,   # the averages are ours
                                   lr=a.lr)
     averages = {b: ExponentialAverage(trainer.G.parameters(), b) for b in a.betas}
     marks, points, cpu = list(a.steps), [], 0.0
@@ -92,17 +98,27 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
             point = {"g_steps": trainer.g_steps, "cpu_s": cpu,
                      "none": evaluate(trainer, a.n_samples, averaged=False)["fid"]}
             for beta, average in averages.items():
-                with average.swapped_in():
-                    point[str(beta)] = evaluate(trainer, a.n_samples, averaged=False)["fid"]
+                point[str(beta)] = fid_of_average(trainer, average, a.n_samples)
             points.append(point)
             log(f"  {algo} seed {seed}: " + ", ".join(
                 f"{k} {v:.1f}" for k, v in point.items() if k not in ("g_steps",)))
             marks.pop(0)
             if not marks:
                 break
-    return {"algo": algo, "seed": seed, "recipe": "default", "lr": trainer.opt_G.lr,
+    return {"algo": algo, "arch": a.arch, "seed": seed, "recipe": "default", "lr": trainer.opt_G.lr,
             "betas": a.betas,
             "batch_size": batches.batch_size, "points": points}
+
+
+def fid_of_average(trainer, average, n: int) -> float:
+    """FID of samples drawn from ``average`` as the trainer draws from its own average
+    (with a BatchNorm generator, under the average's own statistics,
+    ``Trainer.average_statistics``)."""
+    trainer.ema_G = average
+    try:
+        return evaluate(trainer, n, averaged=True)["fid"]
+    finally:
+        trainer.ema_G = None
 
 
 def cell_lr(algo: str, a) -> float:
@@ -110,7 +126,8 @@ def cell_lr(algo: str, a) -> float:
     from tinygan.train import DEFAULTS, recipe
 
     loss = ALGOS[algo][0]
-    return a.lr if a.lr is not None else recipe(loss).get("lr", DEFAULTS[loss]["lr"])
+    return a.lr if a.lr is not None else recipe(loss, mlp=(a.arch == "mlp")).get(
+        "lr", DEFAULTS[loss]["lr"])
 
 
 def markdown(cells: list, a, command: str) -> str:
@@ -120,7 +137,7 @@ def markdown(cells: list, a, command: str) -> str:
              "MNIST classifier, against the test digits). Cells: mean +- standard error over "
              "seeds (their count in brackets when not all ran). 'none': G's own weights; a "
              "beta: the average of G's weights with that decay.", "",
-             "| algorithm | G steps | CPU s | " + " | ".join(
+             f"| algorithm ({a.arch}) | G steps | CPU s | " + " | ".join(
                  "G's weights" if c == "none" else f"beta {c}" for c in cols) + " |",
              "|---|---:|---:|" + "---:|" * len(cols)]
     for algo in a.algos:
@@ -148,17 +165,19 @@ def main(argv=None) -> int:
         shlex.quote(s) for s in (sys.argv[1:] if argv is None else argv))
     from tinygan.data import load_mnist
 
-    x, y = load_mnist("train")
+    x, y = load_mnist("train", flatten=(a.arch == "mlp"))
     if a.train_subset:
         x, y = x[:a.train_subset], y[:a.train_subset]
     cells = []
     for seed in a.seeds:
         for algo in a.algos:
-            path = os.path.join(a.dir, algo, f"seed{seed}.json")
+            path = os.path.join(a.dir, *([] if a.arch == "mlp" else [a.arch]), algo,
+                                f"seed{seed}.json")
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as f:
                     cell = json.load(f)
                 if (cell["betas"] == a.betas and cell.get("lr") == cell_lr(algo, a)
+                        and cell.get("arch", "mlp") == a.arch
                         and [p["g_steps"] for p in cell["points"]] == a.steps):
                     cells.append(cell)
                     continue

@@ -147,3 +147,20 @@ def test_averaging_benchmark_scores_every_beta_from_one_run(mnist_dir, tmp_path)
     cell = tmp_path / "nsgan" / "seed0.json"
     mtime = os.path.getmtime(cell)
     assert averaging.main(args) == 0 and os.path.getmtime(cell) == mtime
+
+
+def test_averaging_benchmark_on_the_dcgan_pair(mnist_dir, tmp_path):
+    """--arch dcgan: a BatchNorm generator, each average scored with its own statistics;
+    the cell is kept apart from the MLP cells and records its architecture."""
+    import averaging
+
+    args = ["--arch", "dcgan", "--algos", "nsgan", "--seeds", "0", "--steps", "2",
+            "--betas", "0.5", "--n-samples", "50", "--train-subset", "128", "--dir",
+            str(tmp_path)]
+    assert averaging.main(args) == 0
+    with open(tmp_path / "dcgan" / "nsgan" / "seed0.json") as f:
+        cell = json.load(f)
+    assert cell["arch"] == "dcgan" and cell["lr"] == 2e-4       # the paper's, with dcgan
+    point = cell["points"][-1]
+    assert point["g_steps"] == 2 and point["0.5"] != point["none"]
+    assert not (tmp_path / "nsgan").exists()

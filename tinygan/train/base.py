@@ -126,7 +126,7 @@ class Trainer(ConditionalLabels, TrainerState):
         self._d_since_g = 0       # D updates since the last G update
         self._g_loss = None       # generator loss of the last G update (0-d array)
         self.ema_G = optim.ExponentialAverage(G.parameters(), self.ema) if self.ema else None
-        self._standing = None     # (g_steps, average_statistics()) of the last estimate
+        self._standing = None     # (g_steps, ema_G, average_statistics()) of the last estimate
         self.config = {"loss": self.loss_name, "noise_dim": self.noise_dim,
                        "conditional": self.conditional, "n_classes": self.n_classes,
                        "seed": self.seed, "noise": self.noise, "fake_labels": self.fake_labels,
@@ -248,12 +248,13 @@ class Trainer(ConditionalLabels, TrainerState):
         """
         if self.ema_G is None or not self.G.mixes_samples:
             return {}
-        if self._standing is None or self._standing[0] != self.g_steps:
+        if self._standing is None or self._standing[:2] != (self.g_steps, self.ema_G):
             rng = make_rng(derived_seed(self.seed, 2))
             inputs = (self.prior_input(STANDING_BATCH_SIZE, rng) for _ in range(STANDING_BATCHES))
             with self.ema_G.swapped_in():
-                self._standing = (self.g_steps, nn.standing_statistics(self.G, inputs))
-        return self._standing[1]
+                statistics = nn.standing_statistics(self.G, inputs)
+            self._standing = (self.g_steps, self.ema_G, statistics)
+        return self._standing[2]
 
     def sample(self, n=None, z=None, y=None, averaged=True):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running
