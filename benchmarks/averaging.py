@@ -126,7 +126,7 @@ def cell_lr(algo: str, a) -> float:
     from tinygan.train import DEFAULTS, recipe
 
     loss = ALGOS[algo][0]
-    return a.lr if a.lr is not None else recipe(loss, mlp=(a.arch == "mlp")).get(
+    return a.lr if a.lr is not None else recipe(loss, arch=a.arch).get(
         "lr", DEFAULTS[loss]["lr"])
 
 

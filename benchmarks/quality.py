@@ -147,7 +147,7 @@ def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "defaul
     run = {"loss": loss, "arch": arch, "conditional": conditional, "seed": seed,
            "noise_dim": NOISE_DIM, "n_classes": N_CLASSES, "spectral_norm": algo == "sngan"}
     G, D = runs.build_models(run, backend.make_rng(seed), x=x)
-    options = recipe(loss, recipe_name, mlp=(arch == "mlp"))
+    options = recipe(loss, recipe_name, arch)
     batch_size, recipe_lr = options.pop("batch_size"), options.pop("lr", None)
     lr = recipe_lr if lr is None else lr
     if ema is not None:

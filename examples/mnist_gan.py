@@ -69,7 +69,9 @@ def _recipe_help() -> str:
             "warm-up of WassersteinGAN main.py, 100 critic updates for the first 25 and every "
             "500th G update; wgan-gp: gan_mnist.py's Adam betas (0.5, 0.9) and m 50). default: "
             "tinygan's, the setting that measured best on the MLPs (docs/recipes.md): "
-            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's. gan trains with its "
+            + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's but for nsgan (and the "
+            "conditional GAN): Adam 5e-4 with G's own weights, as measured there. gan trains "
+            "with its "
             "paper's setting in every recipe, and paper and authors give nsgan and lsgan "
             "theirs (Adam 2e-4, (0.5, 0.999)); the papers keep no average of G's weights")
 
@@ -250,7 +252,7 @@ def _recipe_value(run: dict, key: str):
     from tinygan.train import DEFAULTS as PAPER
     from tinygan.train import recipe
 
-    options = recipe(run["loss"], run["recipe"], mlp=(run["arch"] == "mlp"))
+    options = recipe(run["loss"], run["recipe"], run["arch"])
     key = _schedule_key(run["loss"]) if key == "n_critic" else key
     if key in options:
         return options[key]
@@ -261,7 +263,7 @@ def _trainer_options(run: dict) -> dict:
     """make_trainer's options for the run: its recipe's, with the run's lr and n_critic."""
     from tinygan.train import recipe
 
-    chosen = recipe(run["loss"], run["recipe"], mlp=(run["arch"] == "mlp"))
+    chosen = recipe(run["loss"], run["recipe"], run["arch"])
     options = {k: v for k, v in chosen.items() if k not in ("batch_size", "lr")}
     options[_schedule_key(run["loss"])] = run["n_critic"]
     options["ema"] = run["ema"]

@@ -126,7 +126,8 @@ def test_a_batchnorm_generators_average_comes_with_its_statistics(runs_dir):
         numpy.testing.assert_array_equal(to_numpy(gen.net.state_dict()[name]), to_numpy(value))
         assert not numpy.array_equal(to_numpy(trainer.G.state_dict()[name]), to_numpy(value))
     state = export_run(folder)
-    numpy.testing.assert_array_equal(state["G.5.running_var"], to_numpy(statistics["5.running_var"]))
+    numpy.testing.assert_array_equal(state["G.5.running_var"],
+                                     to_numpy(statistics["5.running_var"]))
     arrays, meta = checkpoint.load(folder / "checkpoint.npz")
     del arrays["trainer.ema_G_batchnorm.5.running_var"]
     checkpoint.save(folder / "partial.npz", arrays, meta)
