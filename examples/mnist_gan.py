@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-critic", type=int, default=None,
                    help="D/critic updates per G update (k for gan/nsgan/lsgan, default 1; "
                         "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
+    p.add_argument("--clip", type=float, default=None, metavar="C",
+                   help="wgan only: the critic's weights are clipped to [-C, C] after each "
+                        "update (default: the recipe's, 0.02 for default, the paper's 0.01 "
+                        "for paper and authors)")
     p.add_argument("--ema", type=float, default=None, metavar="BETA",
                    help="draw samples (grids, samples.npy, the saved generator) from an "
                         "exponential moving average of G's weights, theta_bar <- BETA "
@@ -227,6 +231,8 @@ def _check_args(p: argparse.ArgumentParser, a) -> None:
         p.error(f"--ema must be in [0, 1), got {a.ema}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
+    if a.clip is not None and not a.clip > 0:
+        p.error(f"--clip must be > 0, got {a.clip}")
     if a.resume and a.overwrite:
         p.error("--resume continues the run in OUT, --overwrite replaces it: give one of them")
 
@@ -236,7 +242,8 @@ def _given(a, effective_threads: int) -> dict:
     return {"loss": a.loss, "arch": a.arch, "conditional": a.conditional,
             "spectral_norm": a.spectral_norm, "recipe": a.recipe, "noise_dim": None,
             "n_classes": N_CLASSES, "batch_size": a.batch_size,
-            "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "ema": a.ema, "lr": a.lr,
+            "seed": a.seed, "limit": a.limit, "n_critic": a.n_critic, "ema": a.ema,
+            "clip": a.clip, "lr": a.lr,
             "epochs": a.epochs, "log_every": a.log_every, "n_samples": a.n_samples,
             "threads": effective_threads, "backend": a.backend}
 
@@ -246,12 +253,14 @@ def _schedule_key(loss: str) -> str:
 
 
 def _recipe_value(run: dict, key: str):
-    """``batch_size``, ``lr``, ``n_critic`` (k for gan/nsgan/lsgan) or ``ema`` of the run's
-    recipe, else of the loss's paper (tinygan.train.recipe, tinygan.train.DEFAULTS; the
-    papers keep no average: ema 0)."""
+    """``batch_size``, ``lr``, ``n_critic`` (k for gan/nsgan/lsgan), ``ema`` or ``clip``
+    (wgan's; None for the other losses) of the run's recipe, else of the loss's paper
+    (tinygan.train.recipe, tinygan.train.DEFAULTS; the papers keep no average: ema 0)."""
     from tinygan.train import DEFAULTS as PAPER
     from tinygan.train import recipe
 
+    if key == "clip" and run["loss"] != "wgan":
+        return None                                # only WGAN clips its critic
     options = recipe(run["loss"], run["recipe"], run["arch"])
     key = _schedule_key(run["loss"]) if key == "n_critic" else key
     if key in options:
@@ -267,6 +276,8 @@ def _trainer_options(run: dict) -> dict:
     options = {k: v for k, v in chosen.items() if k not in ("batch_size", "lr")}
     options[_schedule_key(run["loss"])] = run["n_critic"]
     options["ema"] = run["ema"]
+    if run["loss"] == "wgan":
+        options["clip"] = run["clip"]
     if run["loss"] == "infogan":
         options.update(n_cat=run["n_cat"], n_cont=run["n_cont"])
     if run["arch"] == "infogan":
@@ -290,7 +301,7 @@ def _fill_defaults(run: dict) -> dict:
     for key, value in DEFAULTS.items():
         if run.get(key) is None:
             run[key] = value
-    for key in ("batch_size", "lr", "n_critic", "ema"):
+    for key in ("batch_size", "lr", "n_critic", "ema", "clip"):
         if run.get(key) is None:
             run[key] = _recipe_value(run, key)
     if run["loss"] == "infogan":
@@ -398,8 +409,10 @@ def main(argv=None) -> int:
                         f"{os.path.join(a.out, runs.CONFIG_NAME)} is missing")
         resumed_after = int(meta.get("epoch", 0))
         try:
-            # no recipe: the paper's; no ema: a run from before averaging, kept without it
-            before = _fill_defaults({"recipe": "paper", "ema": 0.0, **saved})
+            # no recipe: the paper's; no ema: a run from before averaging, kept without it;
+            # no clip: a run from before clip was recorded, whose critic was clipped at 0.01
+            before = _fill_defaults({"recipe": "paper", "ema": 0.0, "clip": (
+                0.01 if saved.get("loss") == "wgan" else None), **saved})
             run = _fill_defaults(runs.resume_changes(before, given, resumed_after))
         except runs.ResumeRefused as err:
             return fail(f"--resume: {err}")
@@ -413,6 +426,9 @@ def main(argv=None) -> int:
             return fail(f"{a.out} holds a run ({', '.join(existing)}); continue it with "
                         f"--resume, or replace it with --overwrite")
         run = _fill_defaults({"format": runs.RUN_FORMAT, **given})
+    if run["clip"] is not None and run["loss"] != "wgan":
+        return fail(f"--clip is WGAN's clipping bound: give it with --loss wgan, not "
+                    f"{run['loss']}")
     if run["arch"] == "goodfellow":
         if run["loss"] not in ("gan", "nsgan"):
             return fail(f"--arch goodfellow is the recipe of the original GAN: --loss gan or "
@@ -473,7 +489,8 @@ def main(argv=None) -> int:
 
     print("tinygan MNIST GAN")
     for key in runs.FIXED + runs.CHANGEABLE:
-        print(f"  {key:<12} {run[key]}")
+        if key != "clip" or run["loss"] == "wgan":          # only WGAN clips
+            print(f"  {key:<12} {run[key]}")
     print(f"  {'optimizer':<12} {trainer.config['optimizer']['kind']}")
     if "schedules" in trainer.config:
         print(f"  {'schedules':<12} {trainer.config['schedules']}")

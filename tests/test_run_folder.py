@@ -204,3 +204,26 @@ def test_a_run_from_before_the_average_of_g_resumes_without_one(mnist_dir, tmp_p
     r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
     assert r.returncode == 0, r.stderr
     assert config(out)["ema"] == 0.0 and "epoch 2/2" in r.stdout
+
+
+def test_a_wgan_run_from_before_clip_was_recorded_resumes_at_0_01(mnist_dir, tmp_path):
+    """A WGAN run whose configuration names no ``clip`` (written before it was recorded,
+    when every recipe clipped at the paper's 0.01) resumes with 0.01, whatever the default
+    now is; --clip is a fixed run option, and WGAN's alone."""
+    out, env = tmp_path / "run", data_env(mnist_dir)
+    r = run(MNIST_GAN, *TINY, "--loss", "wgan", "--epochs", 1, "--clip", 0.01, "--out", out,
+            env=env)
+    assert r.returncode == 0, r.stderr
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    assert meta["run"].pop("clip") == 0.01 and meta["trainer"]["config"]["clip"] == 0.01
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    with open(out / "config.json", "w") as f:
+        json.dump(meta["run"], f)
+    r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    assert config(out)["clip"] == 0.01 and "epoch 2/2" in r.stdout
+    r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 3, "--clip", 0.05, "--out", out, env=env)
+    assert r.returncode == 2 and "clip" in r.stderr and "Traceback" not in r.stderr
+    r = run(MNIST_GAN, *TINY, "--epochs", 1, "--clip", 0.05, "--out", tmp_path / "ns", env=env)
+    assert r.returncode == 2 and "--loss wgan" in r.stderr
+    assert config(out / ".." / "run")["loss"] == "wgan"

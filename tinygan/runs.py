@@ -42,7 +42,7 @@ RUN_FORMAT = "tinygan.run/1"
 ARCHS = ("mlp", "dcgan", "goodfellow", "infogan")
 #: What the checkpoint's weights mean: a resume must give the same values.
 FIXED = ("loss", "arch", "spectral_norm", "recipe", "conditional", "noise_dim", "n_classes",
-         "batch_size", "seed", "limit", "n_critic", "ema")
+         "batch_size", "seed", "limit", "n_critic", "ema", "clip")
 #: What a resume may change; each change is recorded with the epoch it takes effect.
 CHANGEABLE = ("lr", "epochs", "log_every", "n_samples", "threads", "backend")
 # Files (and patterns) that make a folder a run folder; sample/ is what examples/sample.py
