@@ -77,7 +77,7 @@ def _recipe_help() -> str:
 
 
 # What --recipe default changes from the paper's box, per loss (docs/recipes.md).
-DEFAULT_RECIPE_TEXT = ("for wgan the paper's box with lr 2e-4 and n_critic 2 (RMSProp, clip 0.01), "
+DEFAULT_RECIPE_TEXT = ("for wgan the paper's box with lr 2e-4, n_critic 2 and clip 0.02 (RMSProp), "
                        "for wgan-gp with lr 5e-4 and n_critic 2 (Adam betas (0, 0.9), lambda 10); "
                        "for nsgan (and the conditional GAN) Adam 5e-4 and for lsgan 7e-4 instead "
                        "of 2e-4; "

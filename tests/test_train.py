@@ -589,8 +589,10 @@ def test_recipes_name_the_papers_the_authors_and_the_default(xp):
     assert authors == {"betas": (0.5, 0.9), "batch_size": 50}
     assert not tiny(xp, "wgan").warmup
     # the measured default: the box with a larger step and n_critic 2; a larger Adam step
-    for loss, lr in (("wgan", 2e-4), ("wgan-gp", 5e-4)):
-        assert train.recipe(loss) == {"lr": lr, "n_critic": 2, "ema": 0.995, "batch_size": 64}
+    assert train.recipe("wgan") == {"lr": 2e-4, "n_critic": 2, "clip": 0.02, "ema": 0.995,
+                                    "batch_size": 64}
+    assert train.recipe("wgan-gp") == {"lr": 5e-4, "n_critic": 2, "ema": 0.995, "batch_size": 64}
+    for loss in ("wgan", "wgan-gp"):
         assert train.recipe(loss, arch="dcgan") == train.recipe(loss, "paper")  # MLPs only
     for loss, lr in (("nsgan", 5e-4), ("lsgan", 7e-4)):
         assert train.recipe(loss) == {"lr": lr, "ema": 0.995, "batch_size": 64}
