@@ -89,7 +89,7 @@ CONFIGS = {
     "lsgan/lr2e-3": ("lsgan", {"lr": 2e-3}, {}, "exploration: 10x DCGAN's lr, both networks"),
     **{f"wgan/clip{c}": ("wgan", {"clip": c}, {},
                          f"exploration: clipping bound c {c} (the paper's: 0.01)")
-       for c in (0.005, 0.02, 0.05)},
+       for c in (0.005, 0.02, 0.03, 0.05)},
     "gan/g1.5x": ("gan", {"lr_G": 3e-4, "lr_D": 2e-4}, {},
                   "exploration: G 3e-4, D DCGAN's 2e-4 (a larger step for G alone)"),
     "gan/d0.5x": ("gan", {"lr_G": 2e-4, "lr_D": 1e-4}, {},

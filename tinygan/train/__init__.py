@@ -88,7 +88,7 @@ RECIPES = {
     # average, at 5 epochs and three seeds: lsgan 7e-4 beat 5e-4 (27.0 against 38.7;
     # without the average it had diverged on one seed of three at 1e-3), wgan-gp 5e-4 beat
     # 2e-4 (18.9 against 42.2); wgan's clipping bound 0.02 beat the paper's 0.01 (75.8
-    # against 97.9; 0.005 and 0.05 were worse on seed 0)
+    # against 97.9; 0.03 was level, 0.005 and 0.05 worse on seed 0)
     "default": {
         "gan": {"ema": EMA},
         "wgan": {"lr": 2e-4, "n_critic": 2, "clip": 0.02, "ema": EMA},
