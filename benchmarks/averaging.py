@@ -46,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--betas", default="0.99,0.995,0.999", help="decays of the averages")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of G and D (default: the recipe's)")
+    p.add_argument("--clip", type=float, default=None, metavar="C",
+                   help="wgan's clipping bound (default: the recipe's; 0.01 reproduces the "
+                        "study made before the default was 0.02)")
     p.add_argument("--n-samples", type=int, default=10000, help="samples per FID")
     p.add_argument("--train-subset", type=int, default=None,
                    help="train on the first N MNIST training digits (quick runs)")
@@ -69,6 +72,8 @@ def parse_args(argv=None):
         p.error(f"--betas must be in (0, 1), got {a.betas}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
+    if a.clip is not None and not a.clip > 0:
+        p.error(f"--clip must be > 0, got {a.clip}")
     if a.n_samples < 2 or (a.train_subset is not None and a.train_subset < 2):
         p.error("--n-samples and --train-subset must be >= 2")
     return a
@@ -81,7 +86,7 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
 
     backend.set_backend("numpy", seed=seed)
     trainer, batches = build_cell(algo, a.arch, seed, x, y, ema=0.0,   # the averages are ours
-                                  lr=a.lr)
+                                  lr=a.lr, clip=a.clip)
     averages = {b: ExponentialAverage(trainer.G.parameters(), b) for b in a.betas}
     marks, points, cpu = list(a.steps), [], 0.0
     while marks:
@@ -106,6 +111,7 @@ def run_cell(algo: str, seed: int, x, y, a, log=print) -> dict:
             if not marks:
                 break
     return {"algo": algo, "arch": a.arch, "seed": seed, "recipe": "default", "lr": trainer.opt_G.lr,
+            "clip": trainer.config.get("clip"),
             "betas": a.betas,
             "batch_size": batches.batch_size, "points": points}
 
@@ -128,6 +134,17 @@ def cell_lr(algo: str, a) -> float:
     loss = ALGOS[algo][0]
     return a.lr if a.lr is not None else recipe(loss, arch=a.arch).get(
         "lr", DEFAULTS[loss]["lr"])
+
+
+def cell_clip(algo: str, a):
+    """wgan's clipping bound for a cell of ``algo`` (--clip, else the recipe's); None for
+    the other losses. Cells from before it was recorded clipped at 0.01."""
+    from tinygan.train import DEFAULTS, recipe
+
+    if ALGOS[algo][0] != "wgan":
+        return None
+    return a.clip if a.clip is not None else recipe("wgan", arch=a.arch).get(
+        "clip", DEFAULTS["wgan"]["clip"])
 
 
 def markdown(cells: list, a, command: str) -> str:
@@ -177,6 +194,8 @@ def main(argv=None) -> int:
                 with open(path, encoding="utf-8") as f:
                     cell = json.load(f)
                 if (cell["betas"] == a.betas and cell.get("lr") == cell_lr(algo, a)
+                        and cell.get("clip", 0.01 if algo == "wgan" else None)
+                        == cell_clip(algo, a)
                         and cell.get("arch", "mlp") == a.arch
                         and [p["g_steps"] for p in cell["points"]] == a.steps):
                     cells.append(cell)

@@ -101,6 +101,9 @@ def parse_args(argv=None):
                    help="the average of G's weights the cells sample from (as mnist_gan.py "
                         "--ema; 0: G's own weights, as every cell before tinygan kept an "
                         "average; default: the recipe's)")
+    p.add_argument("--clip", type=float, default=None, metavar="C",
+                   help="wgan's clipping bound, as mnist_gan.py --clip (default: the "
+                        "recipe's; 0.01 reproduces a study made before the default was 0.02)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     a = p.parse_args(argv)
     a.algos = ([s.strip() for s in a.algos.split(",") if s.strip()] if a.algos is not None
@@ -124,6 +127,8 @@ def parse_args(argv=None):
         p.error(f"--ema must be in [0, 1), got {a.ema}")
     if a.lr is not None and not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
+    if a.clip is not None and not a.clip > 0:
+        p.error(f"--clip must be > 0, got {a.clip}")
     if a.seconds and a.seconds[0] <= 0:
         p.error(f"--seconds marks must be > 0, got {a.seconds}")
     for name in ("n_samples", "train_subset"):
@@ -135,10 +140,10 @@ def parse_args(argv=None):
 
 # -- one cell ---------------------------------------------------------------------------
 def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "default", ema=None,
-               lr=None):
+               lr=None, clip=None):
     """(trainer, minibatches) as ``examples/mnist_gan.py --loss L --arch A --seed N
-    --recipe R [--ema BETA] [--lr LR]`` builds them (tinygan.train.recipe; ``ema`` and
-    ``lr`` None: the recipe's)."""
+    --recipe R [--ema BETA] [--lr LR] [--clip C]`` builds them (tinygan.train.recipe;
+    ``ema``, ``lr`` and ``clip`` None: the recipe's; ``clip`` applies to wgan only)."""
     from tinygan import backend, runs
     from tinygan.data import Minibatches
     from tinygan.train import make_trainer, recipe
@@ -152,6 +157,8 @@ def build_cell(algo: str, arch: str, seed: int, x, y, recipe_name: str = "defaul
     lr = recipe_lr if lr is None else lr
     if ema is not None:
         options["ema"] = ema
+    if clip is not None and loss == "wgan":
+        options["clip"] = clip
     trainer = make_trainer(loss, G, D, noise_dim=NOISE_DIM, conditional=conditional,
                            n_classes=N_CLASSES, lr=lr, seed=seed, **options)
     return trainer, Minibatches(x, y if conditional else None, batch_size=batch_size, seed=seed)
@@ -234,7 +241,7 @@ def run_cell(algo, arch, seed, x, y, a, command: str, log=None) -> dict:
     folder = cell_dir(a.dir, arch, algo, seed)
     os.makedirs(folder, exist_ok=True)
     backend.set_backend(a.backend, seed=seed)
-    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe, a.ema, a.lr)
+    trainer, batches = build_cell(algo, arch, seed, x, y, a.recipe, a.ema, a.lr, a.clip)
     config = {"algo": algo, "loss": ALGOS[algo][0], "conditional": ALGOS[algo][1], "arch": arch,
               "seed": seed, "recipe": a.recipe, "batch_size": batches.batch_size,
               "train_subset": a.train_subset, "n_samples": a.n_samples,

@@ -61,7 +61,7 @@ RECIPES = ("default", "paper", "authors")
 
 
 def _recipe_help() -> str:
-    return ("named setting of the trainer and minibatch (explicit --lr, --n-critic, "
+    return ("named setting of the trainer and minibatch (explicit --lr, --n-critic, --clip, "
             "--batch-size, --ema override it). paper: each paper's algorithm box (for wgan "
             "Arjovsky et al. 2017, Alg. 1: RMSProp 5e-5, clip 0.01, n_critic 5, m 64; for wgan-gp "
             "Gulrajani et al. 2017, Alg. 1: Adam 1e-4, betas (0, 0.9), lambda 10, n_critic 5, "
@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "n_critic for wgan/wgan-gp, default: the recipe's, the paper's is 5)")
     p.add_argument("--clip", type=float, default=None, metavar="C",
                    help="wgan only: the critic's weights are clipped to [-C, C] after each "
-                        "update (default: the recipe's, 0.02 for default, the paper's 0.01 "
-                        "for paper and authors)")
+                        "update (default: the recipe's, 0.02 for default on the MLPs, the "
+                        "paper's 0.01 otherwise: paper, authors, --arch dcgan)")
     p.add_argument("--ema", type=float, default=None, metavar="BETA",
                    help="draw samples (grids, samples.npy, the saved generator) from an "
                         "exponential moving average of G's weights, theta_bar <- BETA "
@@ -382,7 +382,7 @@ def main(argv=None) -> int:
     from tinygan.data import (Minibatches, MNISTFormatError, MNISTNotFoundError,
                               find_mnist_file, load_mnist)
     from tinygan.data.mnist import FILES
-    from tinygan.train import make_trainer
+    from tinygan.train import make_trainer, recipe
 
     def fail(msg: str, status: int = 2) -> int:
         print(f"mnist_gan.py: error: {msg}", file=sys.stderr)
@@ -496,8 +496,9 @@ def main(argv=None) -> int:
         print(f"  {'schedules':<12} {trainer.config['schedules']}")
     schedule = {k: trainer.config[k] for k in ("n_critic", "k", "warmup", "clip", "lam")
                 if k in trainer.config}
-    paper_note = ", the paper's: measured on the MLPs only" if (run["recipe"] == "default"
-                                                                  and run["arch"] != "mlp") else ""
+    paper_note = ", the paper's: not measured on these models" if (
+        run["recipe"] == "default" and run["arch"] != "mlp"
+        and recipe(run["loss"], "default", run["arch"]) == recipe(run["loss"], "paper")) else ""
     print(f"  {'schedule':<12} {schedule}  (recipe {run['recipe']}{paper_note})")
     print(f"  {'data':<12} {x.shape[0]} images, {len(batches)} minibatches per epoch, from "
           f"{', '.join(data_files)}")

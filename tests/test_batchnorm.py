@@ -84,6 +84,22 @@ def test_standing_statistics_average_the_batch_statistics_and_touch_nothing(xp, 
     assert model.layers[1].momentum == model.layers[4].momentum == 0.1
 
 
+def test_standing_statistics_run_the_other_layers_as_they_sample(xp, rng):
+    """Only BatchNorm trains: a Dropout beside it draws no mask (its counter stays), so
+    the statistics are those of the eval-mode network and no other state moves."""
+    drop = nn.Dropout(0.5, 2.0)
+    model = nn.Sequential(drop, nn.Linear(3, 2, rng=rng).astype(xp.float64),
+                          nn.BatchNorm(2).astype(xp.float64))
+    kept = {k: to_numpy(v).copy() for k, v in drop.state_dict().items()}
+    x = rng.standard_normal((6, 3))
+    stats = nn.standing_statistics(model, [x])
+    h = to_numpy(model.layers[1].forward(x))
+    assert rel_error(to_numpy(stats["2.running_mean"]), h.mean(axis=0)) < 1e-12
+    for k, v in drop.state_dict().items():
+        numpy.testing.assert_array_equal(to_numpy(v), kept[k])
+    assert drop.draws == 0 and model.training and drop.training    # mode restored
+
+
 def test_batchnorm_backward_follows_forward_mode(xp, rng):
     """A backward after a train-mode forward uses the batch formula even if eval() was
     called in between (the mode is part of the forward's cache)."""

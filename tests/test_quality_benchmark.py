@@ -149,10 +149,15 @@ def test_averaging_benchmark_scores_every_beta_from_one_run(mnist_dir, tmp_path)
     assert averaging.main(args) == 0 and os.path.getmtime(cell) == mtime
 
 
-def test_averaging_benchmark_on_the_dcgan_pair(mnist_dir, tmp_path):
+def test_averaging_benchmark_on_the_dcgan_pair(mnist_dir, tmp_path, monkeypatch):
     """--arch dcgan: a BatchNorm generator, each average scored with its own statistics;
     the cell is kept apart from the MLP cells and records its architecture."""
     import averaging
+    from tinygan.train.base import Trainer
+
+    estimated, own = [], Trainer.average_statistics
+    monkeypatch.setattr(Trainer, "average_statistics",
+                        lambda self: estimated.append(own(self)) or estimated[-1])
 
     args = ["--arch", "dcgan", "--algos", "nsgan", "--seeds", "0", "--steps", "2",
             "--betas", "0.5", "--n-samples", "50", "--train-subset", "128", "--dir",
@@ -163,4 +168,6 @@ def test_averaging_benchmark_on_the_dcgan_pair(mnist_dir, tmp_path):
     assert cell["arch"] == "dcgan" and cell["lr"] == 5e-4       # nsgan's default on DCGAN
     point = cell["points"][-1]
     assert point["g_steps"] == 2 and point["0.5"] != point["none"]
+    assert estimated and all(set(s) == {"1.running_mean", "1.running_var", "5.running_mean",
+                                        "5.running_var"} for s in estimated)
     assert not (tmp_path / "nsgan").exists()

@@ -444,8 +444,10 @@ def test_a_batchnorm_generators_average_has_its_own_statistics(xp, conditional):
     y = xp.arange(16) % 3 if conditional else None
     plain, avg = batchnorm_tiny(xp, conditional=conditional), \
         batchnorm_tiny(xp, 0.9, conditional=conditional)
-    for _ in range(4):
+    for i in range(4):
         plain.step(x, y), avg.step(x, y)
+        if i == 1:                 # sampling and checkpoints between steps change nothing
+            avg.sample(3), avg.state_dict()
     assert plain.average_statistics() == {}
     stats = avg.average_statistics()
     assert set(stats) == {"1.running_mean", "1.running_var"}

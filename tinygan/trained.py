@@ -46,8 +46,8 @@ def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     ``averaged`` and the run kept one (``--ema``), the average of its parameters
     (``trainer.ema_G.average.<i>``, in ``G.parameters()``' order) and, for a BatchNorm
     generator, the average's own statistics (``trainer.ema_G_batchnorm.<buffer name>``).
-    Every stored array is checked before any is copied. Returns True when the average
-    was loaded."""
+    Every stored array of the average is checked before any of them is copied. Returns
+    True when the average was loaded."""
     G.load_state_dict(arrays, prefix="trainer.G.")
     params = [p for p, _ in G.parameters()]
     keys = [f"{AVERAGE_PREFIX}{i}" for i in range(len(params))]

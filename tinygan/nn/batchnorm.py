@@ -186,6 +186,8 @@ def standing_statistics(model, batches) -> dict:
     ``Trainer(ema=...)``) need their own, estimated like this ("standing statistics",
     Brock et al. 2019; ``update_bn`` in SWA, Izmailov et al. 2018).
 
+    Only the BatchNorm layers run in train mode; the rest runs as it samples, in eval
+    mode (no dropout, no power-iteration step of a spectral norm), so no other state moves.
     Returns {name: copy} of the BatchNorm buffers in ``model.state_dict()``'s names;
     the model's own running statistics, momenta and mode are left as they were.
     """
@@ -193,7 +195,9 @@ def standing_statistics(model, batches) -> dict:
     kept = [(layer.running_mean.copy(), layer.running_var.copy(), layer.momentum)
             for layer in layers]
     was_training = model.training
-    model.train()
+    model.eval()
+    for layer in layers:
+        layer.train()
     try:
         for k, x in enumerate(batches):
             for layer in layers:

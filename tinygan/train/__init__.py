@@ -22,6 +22,7 @@ Docs: docs/derivations.md, "Training algorithms".
 from __future__ import annotations
 
 from .. import checks, optim
+from ..runs import ARCHS
 from .base import NOISES, Trainer
 from .conditional import FAKE_LABELS
 from .gan import GAN, GENERATOR_LOSSES
@@ -111,6 +112,7 @@ def recipe(loss: str, name: str = "default", arch: str = "mlp") -> dict:
     (``DCGAN_DEFAULT``); elsewhere it is the paper's setting."""
     checks.choice(loss, "loss", LOSSES, "recipe()")
     checks.choice(name, "recipe", RECIPE_NAMES, "recipe()")
+    checks.choice(arch, "arch", ARCHS, "recipe()")
     if name == "default" and arch != "mlp":
         return {"batch_size": BATCH_SIZE, **(DCGAN_DEFAULT.get(loss, {}) if arch == "dcgan"
                                              else {})}

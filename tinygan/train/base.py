@@ -244,7 +244,9 @@ class Trainer(ConditionalLabels, TrainerState):
         normalises differently, so its own are estimated under theta_bar from
         STANDING_BATCHES x STANDING_BATCH_SIZE draws of the prior
         (``nn.standing_statistics``), always the same draws (a generator of its own, so
-        training never changes), once per G update at most.
+        training never changes), once per G update and average at most
+        (``load_state_dict`` estimates them again; so must anyone who loads
+        ``ema_G``'s state by hand).
         """
         if self.ema_G is None or not self.G.mixes_samples:
             return {}
@@ -259,7 +261,8 @@ class Trainer(ConditionalLabels, TrainerState):
     def sample(self, n=None, z=None, y=None, averaged=True):
         """x_fake = G(z) (or G([z, y])) with G in eval mode (BatchNorm uses its running
         statistics), then back in train mode; with G's averaged weights when the trainer
-        keeps them (``ema``) and ``averaged`` is True, else with the trained ones.
+        keeps them (``ema``) and ``averaged`` is True (BatchNorm then uses the average's
+        own statistics, ``average_statistics``), else with the trained ones.
 
         Give ``n`` (noise drawn from a separate sampling generator, so sampling never
         changes the training run) or ``z`` (n, noise_dim). Conditional: ``y`` int labels
