@@ -189,18 +189,27 @@ def test_clear_run_takes_the_sample_folder_with_the_run(tmp_path):
     assert os.listdir(tmp_path / "sample") == ["mine.png"]
 
 
+def written_before(out, key):
+    """Rewrite the run in ``out`` as a version that did not record ``key`` would have
+    written it (checkpoint and config.json); returns (checkpoint arrays, trainer config,
+    the value dropped)."""
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    value = meta["run"].pop(key)
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    with open(out / "config.json", "w") as f:
+        json.dump(meta["run"], f)
+    return arrays, meta["trainer"]["config"], value
+
+
 def test_a_run_from_before_the_average_of_g_resumes_without_one(mnist_dir, tmp_path):
     """A checkpoint whose run and trainer configurations name no ``ema`` (written before
     tinygan kept an average of G's weights) resumes as it was trained: without one."""
     out, env = tmp_path / "run", data_env(mnist_dir)
     r = run(MNIST_GAN, *TINY, "--epochs", 1, "--ema", 0, "--out", out, env=env)
     assert r.returncode == 0, r.stderr
-    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    arrays, trainer_config, ema = written_before(out, "ema")
     assert not any(k.startswith("trainer.ema_G.") for k in arrays)
-    assert meta["run"].pop("ema") == 0.0 and "ema" not in meta["trainer"]["config"]
-    checkpoint.save(out / "checkpoint.npz", arrays, meta)
-    with open(out / "config.json", "w") as f:
-        json.dump(meta["run"], f)
+    assert ema == 0.0 and "ema" not in trainer_config
     r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
     assert r.returncode == 0, r.stderr
     assert config(out)["ema"] == 0.0 and "epoch 2/2" in r.stdout
@@ -214,11 +223,8 @@ def test_a_wgan_run_from_before_clip_was_recorded_resumes_at_0_01(mnist_dir, tmp
     r = run(MNIST_GAN, *TINY, "--loss", "wgan", "--epochs", 1, "--clip", 0.01, "--out", out,
             env=env)
     assert r.returncode == 0, r.stderr
-    arrays, meta = checkpoint.load(out / "checkpoint.npz")
-    assert meta["run"].pop("clip") == 0.01 and meta["trainer"]["config"]["clip"] == 0.01
-    checkpoint.save(out / "checkpoint.npz", arrays, meta)
-    with open(out / "config.json", "w") as f:
-        json.dump(meta["run"], f)
+    _, trainer_config, clip = written_before(out, "clip")
+    assert clip == 0.01 and trainer_config["clip"] == 0.01
     r = run(MNIST_GAN, *TINY, "--resume", "--epochs", 2, "--out", out, env=env)
     assert r.returncode == 0, r.stderr
     assert config(out)["clip"] == 0.01 and "epoch 2/2" in r.stdout
