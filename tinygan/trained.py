@@ -57,9 +57,8 @@ def load_generator_weights(G, arrays, averaged: bool = True) -> bool:
     if stored != len(params):
         raise checkpoint.CheckpointError(f"the average of G's weights does not match G: "
                                          f"{stored} arrays for {len(params)} parameters")
-    live = G.state_dict()
-    statistics = {STATISTICS_PREFIX + name: live[name] for name in live
-                  if name.rpartition(".")[2] in nn.batchnorm.BUFFERS}
+    statistics = {STATISTICS_PREFIX + name: live
+                  for name, live in nn.batchnorm.running_statistics(G).items()}
     stored = {k for k in arrays if k.startswith(STATISTICS_PREFIX)}
     if stored != set(statistics):
         raise checkpoint.CheckpointError(

@@ -203,13 +203,19 @@ def standing_statistics(model, batches) -> dict:
             for layer in layers:
                 layer.momentum = 1.0 / (k + 1)
             model.forward(x)
-        return {name: value.copy() for name, value in model.state_dict().items()
-                if name.rpartition(".")[2] in BUFFERS}
+        return {name: value.copy() for name, value in running_statistics(model).items()}
     finally:
         for layer, (mean, var, momentum) in zip(layers, kept):
             layer.running_mean[...], layer.running_var[...] = mean, var
             layer.momentum = momentum
         model.train(was_training)
+
+
+def running_statistics(model) -> dict:
+    """{name: live array} of the running statistics of every BatchNorm in ``model``, in
+    ``model.state_dict()``'s names (``<i>.running_mean``, ``<i>.running_var``)."""
+    return {name: value for name, value in model.state_dict().items()
+            if name.rpartition(".")[2] in BUFFERS}
 
 
 def _batchnorms(layer) -> list:
