@@ -127,24 +127,16 @@ def fid_of_average(trainer, average, n: int) -> float:
         trainer.ema_G = None
 
 
-def cell_lr(algo: str, a) -> float:
-    """The learning rate a cell of ``algo`` trains with: --lr, else the default recipe's."""
+def cell_setting(algo: str, a, key: str):
+    """The ``lr`` or ``clip`` a cell of ``algo`` trains with: --lr / --clip, else the
+    default recipe's, else the paper's; ``clip`` is None but for wgan."""
     from tinygan.train import DEFAULTS, recipe
 
     loss = ALGOS[algo][0]
-    return a.lr if a.lr is not None else recipe(loss, arch=a.arch).get(
-        "lr", DEFAULTS[loss]["lr"])
-
-
-def cell_clip(algo: str, a):
-    """wgan's clipping bound for a cell of ``algo`` (--clip, else the recipe's); None for
-    the other losses. Cells from before it was recorded clipped at 0.01."""
-    from tinygan.train import DEFAULTS, recipe
-
-    if ALGOS[algo][0] != "wgan":
+    if key == "clip" and loss != "wgan":
         return None
-    return a.clip if a.clip is not None else recipe("wgan", arch=a.arch).get(
-        "clip", DEFAULTS["wgan"]["clip"])
+    given = getattr(a, key)
+    return given if given is not None else recipe(loss, arch=a.arch).get(key, DEFAULTS[loss][key])
 
 
 def markdown(cells: list, a, command: str) -> str:
@@ -193,9 +185,9 @@ def main(argv=None) -> int:
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as f:
                     cell = json.load(f)
-                if (cell["betas"] == a.betas and cell.get("lr") == cell_lr(algo, a)
-                        and cell.get("clip", 0.01 if algo == "wgan" else None)
-                        == cell_clip(algo, a)
+                if (cell["betas"] == a.betas and cell.get("lr") == cell_setting(algo, a, "lr")
+                        and cell.get("clip", 0.01 if algo == "wgan" else None)   # 0.01: before
+                        == cell_setting(algo, a, "clip")
                         and cell.get("arch", "mlp") == a.arch
                         and [p["g_steps"] for p in cell["points"]] == a.steps):
                     cells.append(cell)
