@@ -395,8 +395,10 @@ def markdown(cells: list[dict], command: str) -> str:
         for algo in algos:
             pts = s[(arch, algo)]
             cells_ = [_cell_text(pts[("steps", g)]) if ("steps", g) in pts else "-" for g in steps]
-            rate = [p["cpu_s"] / p["g_steps"] for ps in pts.values() for p in ps]  # every mark
-            lines.append(f"| {algo} | " + " | ".join(cells_) + f" | {1000 * np.mean(rate):.0f} |")
+            rate = [p["cpu_s"] / p["g_steps"] for ps in pts.values() for p in ps
+                    if p["g_steps"]]                    # every mark after the first G step
+            ms = f"{1000 * np.mean(rate):.0f}" if rate else "-"
+            lines.append(f"| {algo} | " + " | ".join(cells_) + f" | {ms} |")
         lines.append("")
         if secs:
             lines += [f"### {arch}: FID at equal training time (CPU seconds)", "",
