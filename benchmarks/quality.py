@@ -1,11 +1,10 @@
 """Sample quality of every tinygan loss on MNIST: learning curves, compared at equal
 generator steps and at equal training time, over several seeds.
 
-    python benchmarks/quality.py --seeds 0,1,2 --steps 250,500,1000,2342,4685 \
-        --seconds 15,30,60,120 --dir runs/quality --out benchmarks/quality.md \
-        --figure docs/quality_curves.png
-    python benchmarks/quality.py --arch dcgan --algos nsgan,wgan-gp --steps 50,100 --seeds 0,1,2 \
-        --dir runs/quality
+    python benchmarks/quality.py --seeds 0,1,2 --steps 500,1000,2342,4685 \
+        --seconds 30,60,120,200 --dir runs/quality
+    python benchmarks/quality.py --arch dcgan --algos nsgan --seeds 0,1,2 \
+        --steps 1000,2300,2400,2500 --seconds 130,260,420 --dir runs/quality
     python benchmarks/quality.py --report --dir runs/quality --out benchmarks/quality.md \
         --figure docs/quality_curves.png          # tables and figure from saved results only
 
