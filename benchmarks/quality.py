@@ -4,7 +4,7 @@ generator steps and at equal training time, over several seeds.
     python benchmarks/quality.py --seeds 0,1,2 --steps 500,1000,2342,4685 \
         --seconds 30,60,120,200 --dir runs/quality
     python benchmarks/quality.py --arch dcgan --algos nsgan --seeds 0,1,2 \
-        --steps 1000,2300,2400,2500 --seconds 130,260,420 --dir runs/quality
+        --steps 1000,2300,2500 --seconds 130,260,420 --dir runs/quality
     python benchmarks/quality.py --report --dir runs/quality --out benchmarks/quality.md \
         --figure docs/quality_curves.png          # tables and figure from saved results only
 

@@ -70,7 +70,7 @@ def _recipe_help() -> str:
             "500th G update; wgan-gp: gan_mnist.py's Adam betas (0.5, 0.9) and m 50). default: "
             "tinygan's, the setting that measured best on the MLPs (docs/recipes.md): "
             + DEFAULT_RECIPE_TEXT + "; with --arch dcgan it is the paper's but for nsgan (and the "
-            "conditional GAN): Adam 1e-3, and for wgan-gp: Adam 5e-4 with n_critic 2, both "
+            "conditional GAN): Adam 2e-3, and for wgan-gp: Adam 1e-3 with n_critic 2, both "
             "with G's own weights, as measured there. gan trains "
             "with its "
             "paper's setting in every recipe, and paper and authors give nsgan and lsgan "
@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of both G and D, with --arch infogan D's (G's is 5 "
                         "times it) (default: the recipe's, on the MLPs 5e-4 for nsgan and "
-                        "wgan-gp, 7e-4 for lsgan, 2e-4 for gan and wgan; with --arch dcgan 1e-3 for "
-                        "nsgan and 5e-4 for wgan-gp; the paper's is 2e-4 "
+                        "wgan-gp, 7e-4 for lsgan, 2e-4 for gan and wgan; with --arch dcgan 2e-3 for "
+                        "nsgan and 1e-3 for wgan-gp; the paper's is 2e-4 "
                         "Adam for gan/nsgan/lsgan, 5e-5 RMSProp for wgan, 1e-4 Adam for "
                         "wgan-gp); "
                         "may change on --resume")

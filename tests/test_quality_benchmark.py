@@ -165,7 +165,7 @@ def test_averaging_benchmark_on_the_dcgan_pair(mnist_dir, tmp_path, monkeypatch)
     assert averaging.main(args) == 0
     with open(tmp_path / "dcgan" / "nsgan" / "seed0.json") as f:
         cell = json.load(f)
-    assert cell["arch"] == "dcgan" and cell["lr"] == 1e-3       # nsgan's default on DCGAN
+    assert cell["arch"] == "dcgan" and cell["lr"] == 2e-3       # nsgan's default on DCGAN
     point = cell["points"][-1]
     assert point["g_steps"] == 2 and point["0.5"] != point["none"]
     assert estimated and all(set(s) == {"1.running_mean", "1.running_var", "5.running_mean",

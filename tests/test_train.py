@@ -598,8 +598,8 @@ def test_recipes_name_the_papers_the_authors_and_the_default(xp):
     for loss, lr in (("nsgan", 5e-4), ("lsgan", 7e-4)):
         assert train.recipe(loss) == {"lr": lr, "ema": 0.995, "batch_size": 64}
     # on the DCGAN pair, measured for nsgan and wgan-gp: larger steps, G's own weights
-    assert train.recipe("nsgan", arch="dcgan") == {"lr": 1e-3, "batch_size": 64}
-    assert train.recipe("wgan-gp", arch="dcgan") == {"lr": 5e-4, "n_critic": 2,
+    assert train.recipe("nsgan", arch="dcgan") == {"lr": 2e-3, "batch_size": 64}
+    assert train.recipe("wgan-gp", arch="dcgan") == {"lr": 1e-3, "n_critic": 2,
                                                      "batch_size": 64}
     for loss in ("gan", "lsgan", "infogan"):
         assert train.recipe(loss, arch="dcgan") == train.recipe(loss, "paper")
